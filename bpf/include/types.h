@@ -1,0 +1,42 @@
+/* Minimal kernel UAPI types for spanprobe's BPF programs.
+ *
+ * Why not vmlinux.h or <linux/bpf.h>: uprobe programs need only a handful of
+ * types, map kinds and flags, and keeping them here means `make generate`
+ * needs clang alone, never kernel headers. The values are the kernel's stable
+ * UAPI numbers (include/uapi/linux/bpf.h).
+ */
+#ifndef SPANPROBE_TYPES_H
+#define SPANPROBE_TYPES_H
+
+typedef unsigned char __u8;
+typedef signed char __s8;
+typedef unsigned short __u16;
+typedef signed short __s16;
+typedef unsigned int __u32;
+typedef signed int __s32;
+typedef unsigned long long __u64;
+typedef signed long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+/* bpf_map_update_elem flags */
+#define BPF_ANY 0
+#define BPF_NOEXIST 1
+#define BPF_EXIST 2
+
+#endif

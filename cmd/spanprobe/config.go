@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanprobe/spanprobe/exporter"
+	"github.com/spanprobe/spanprobe/internal/agent"
+)
+
+// config is every setting, read once at start.
+type config struct {
+	agent      agent.Config
+	export     exporter.Config
+	healthAddr string
+	logLevel   slog.Level
+	version    bool
+}
+
+type lookupFunc func(string) (string, bool)
+
+// loadConfig applies defaults, then the environment, then the flags.
+func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, error) {
+	cfg := config{logLevel: slog.LevelInfo}
+	cfg.agent.ScanInterval = 500 * time.Millisecond
+
+	env := func(names ...string) (string, string, bool) {
+		for _, n := range names {
+			if v, ok := lookup(n); ok && v != "" {
+				return n, v, true
+			}
+		}
+		return "", "", false
+	}
+	if n, v, ok := env("SPANPROBE_TARGET_PID", "OTEL_GO_AUTO_TARGET_PID"); ok {
+		pid, err := strconv.Atoi(v)
+		if err != nil || pid <= 0 {
+			return cfg, fmt.Errorf("invalid %s=%q: want a process ID", n, v)
+		}
+		cfg.agent.PID = pid
+	}
+	if _, v, ok := env("SPANPROBE_TARGET_EXE", "OTEL_GO_AUTO_TARGET_EXE"); ok {
+		cfg.agent.Exe = v
+	}
+	if _, v, ok := env("SPANPROBE_HEALTH_ADDR"); ok {
+		cfg.healthAddr = v
+	}
+	if n, v, ok := env("SPANPROBE_LOG_LEVEL"); ok {
+		if err := cfg.logLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: want debug, info, warn or error", n, v)
+		}
+	}
+	if n, v, ok := env("SPANPROBE_RET_PROBES"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+		}
+		cfg.agent.ReturnsOnly = b
+	}
+	if n, v, ok := env("SPANPROBE_SCAN_INTERVAL"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("invalid %s=%q: want a duration such as 500ms", n, v)
+		}
+		cfg.agent.ScanInterval = d
+	}
+
+	fs := flag.NewFlagSet("spanprobe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spanprobe [flags] -- PROGRAM [ARGS...] | --pid PID | --exe PATH")
+		fs.PrintDefaults()
+	}
+	var (
+		pid = fs.Int("pid", 0, "attach to the running process `PID`")
+		exe = fs.String("exe", "", "attach to every process running the executable `PATH`, also after restarts")
+	)
+	fs.StringVar(&cfg.healthAddr, "health-addr", cfg.healthAddr, "serve /readyz and /metrics on `HOST:PORT`")
+	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "log `level`: debug, info, warn, error")
+	fs.BoolVar(&cfg.agent.ReturnsOnly, "ret-probes", cfg.agent.ReturnsOnly, "probe RET instructions instead of cheaper exit sites (slower)")
+	fs.DurationVar(&cfg.agent.ScanInterval, "scan-interval", cfg.agent.ScanInterval, "how often --exe looks for new processes")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.version {
+		return cfg, nil
+	}
+	launch := fs.Args()
+	if *pid != 0 || *exe != "" || len(launch) > 0 {
+		// A target on the command line replaces the environment's.
+		cfg.agent.PID, cfg.agent.Exe, cfg.agent.Launch = *pid, *exe, launch
+		if *pid < 0 {
+			return cfg, fmt.Errorf("invalid --pid %d: want a process ID", *pid)
+		}
+	}
+	n := 0
+	for _, set := range []bool{cfg.agent.PID != 0, cfg.agent.Exe != "", len(cfg.agent.Launch) > 0} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return cfg, errors.New("no target: give a program after --, --pid PID or --exe PATH (or SPANPROBE_TARGET_PID / SPANPROBE_TARGET_EXE)")
+	case n > 1:
+		return cfg, errors.New("more than one target: choose one of a program after --, --pid or --exe")
+	}
+
+	var err error
+	if cfg.export, err = exporter.ConfigFromEnv(lookup); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// flatten makes a joined or wrapped error fit the one line the user sees.
+func flatten(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

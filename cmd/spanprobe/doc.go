@@ -1,0 +1,37 @@
+// Command spanprobe traces unmodified Go programs with eBPF uprobes and
+// exports the spans over OTLP.
+//
+// Usage:
+//
+//	spanprobe [flags] -- PROGRAM [ARGS...]   start PROGRAM instrumented from its first instruction
+//	spanprobe [flags] --pid PID              attach to a running process until it exits
+//	spanprobe [flags] --exe PATH             attach to every process running PATH, now and after restarts
+//
+// Settings, each from (lowest to highest precedence) its default, the
+// environment, then the flag:
+//
+//	flag            environment                                      default
+//	--pid           SPANPROBE_TARGET_PID, OTEL_GO_AUTO_TARGET_PID     (none)
+//	--exe           SPANPROBE_TARGET_EXE, OTEL_GO_AUTO_TARGET_EXE     (none)
+//	--health-addr   SPANPROBE_HEALTH_ADDR                            (off) serves /readyz and /metrics
+//	--log-level     SPANPROBE_LOG_LEVEL                              info (debug, info, warn, error)
+//	--ret-probes    SPANPROBE_RET_PROBES                             false: probe RET instructions instead of cheaper exit sites
+//	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
+//
+// A target given by flag (or a program after --) replaces one given by the
+// environment. SPANPROBE_TARGET_* win over OTEL_GO_AUTO_TARGET_*, which are
+// read so that deployments of the OpenTelemetry Go auto-instrumentation agent
+// can switch by changing only the image. Exactly one target must be chosen.
+//
+// Export follows the standard OpenTelemetry variables: OTEL_TRACES_EXPORTER
+// (otlp, console, none), OTEL_EXPORTER_OTLP_ENDPOINT,
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL (grpc,
+// http/protobuf), OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE,
+// OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE. With none of them set, spans are printed
+// to standard output (the embedded default).
+//
+// SIGINT or SIGTERM detaches the probes, flushes pending spans and exits 0;
+// a launched program gets the signal too and the agent waits for it.
+package main

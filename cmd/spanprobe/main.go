@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spanprobe/spanprobe/exporter"
+	"github.com/spanprobe/spanprobe/internal/agent"
+	"github.com/spanprobe/spanprobe/internal/health"
+	"github.com/spanprobe/spanprobe/internal/metrics"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == agent.ExecHelperArg {
+		err := agent.ExecHelper(os.Args[2:])
+		fmt.Fprintln(os.Stderr, "spanprobe:", err)
+		os.Exit(127)
+	}
+	os.Exit(run())
+}
+
+func run() int {
+	cfg, err := loadConfig(os.Args[1:], os.LookupEnv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
+		return 2
+	}
+	if cfg.version {
+		fmt.Println("spanprobe", exporter.Version)
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if err := agent.CheckPrivileges(); err != nil {
+		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reg := metrics.NewRegistry()
+	pipeline, err := exporter.New(context.Background(), cfg.export, reg, log, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
+		return 1
+	}
+	log.Info(cfg.export.Describe())
+	ag := agent.New(cfg.agent, cfg.export, pipeline, reg, log)
+	if cfg.healthAddr != "" {
+		addr, err := health.Serve(ctx, cfg.healthAddr, reg, ag.Ready, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
+			return 1
+		}
+		log.Info("health endpoint listening", "addr", addr.String())
+	}
+
+	code, runErr := ag.Run(ctx)
+	flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pipeline.Shutdown(flushCtx); err != nil {
+		log.Warn("flushing spans", "error", err)
+	}
+	if runErr != nil {
+		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(runErr))
+		return 1
+	}
+	return code
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
+	"github.com/spanprobe/spanprobe/internal/goexe"
+)
+
+// Values of route_source in server.bpf.c.
+const (
+	routeNone    uint32 = 0
+	routePatStr  uint32 = 1 // go1.22: Request.pat.str
+	routePattern uint32 = 2 // go1.23+: Request.Pattern
+)
+
+const serveHTTP = "net/http.serverHandler.ServeHTTP"
+
+// Bundle is the net/http server probe bundle.
+var Bundle = &probe.Bundle{
+	Name:    "nethttp/server",
+	Scope:   instrumentation.Scope{Name: "github.com/spanprobe/spanprobe/instrumentation/nethttp/server"},
+	Library: serveHTTP,
+	Load:    loadServer,
+	Offsets: []probe.Offset{
+		{Var: "off_request_method", Key: "net/http.Request.Method"},
+		{Var: "off_request_url", Key: "net/http.Request.URL"},
+		{Var: "off_request_proto_major", Key: "net/http.Request.ProtoMajor"},
+		{Var: "off_request_proto_minor", Key: "net/http.Request.ProtoMinor"},
+		{Var: "off_request_host", Key: "net/http.Request.Host"},
+		{Var: "off_request_remote_addr", Key: "net/http.Request.RemoteAddr"},
+		{Var: "off_request_tls", Key: "net/http.Request.TLS"},
+		{Var: "off_request_pat", Key: "net/http.Request.pat", Optional: true},
+		{Var: "off_pattern_str", Key: "net/http.pattern.str", Optional: true},
+		{Var: "off_request_pattern", Key: "net/http.Request.Pattern", Optional: true},
+		{Var: "off_url_path", Key: "net/url.URL.Path"},
+		{Var: "off_response_conn", Key: "net/http.response.conn"},
+		{Var: "off_response_req", Key: "net/http.response.req"},
+		{Var: "off_response_status", Key: "net/http.response.status"},
+		{Var: "off_conn_bufr", Key: "net/http.conn.bufr"},
+		{Var: "off_reader_buf", Key: "bufio.Reader.buf"},
+		{Var: "off_reader_r", Key: "bufio.Reader.r"},
+	},
+	Constants: constants,
+	Probes: []probe.Probe{
+		{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP", At: probe.AtEntry},
+		{
+			Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true,
+			Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns},
+		},
+	},
+	EventKind: probe.KindHTTPServer,
+	Decode:    decode,
+}
+
+// constants tells the C where the matched ServeMux pattern lives: Go 1.22
+// keeps it in Request.pat, Go 1.23 added Request.Pattern; older has none.
+func constants(_ goexe.Version, found map[string]bool) map[string]any {
+	src := routeNone
+	switch {
+	case found["net/http.Request.Pattern"]:
+		src = routePattern
+	case found["net/http.Request.pat"] && found["net/http.pattern.str"]:
+		src = routePatStr
+	}
+	return map[string]any{"route_source": src}
+}

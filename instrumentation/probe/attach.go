@@ -1,0 +1,256 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/spanprobe/spanprobe/internal/goexe"
+	"github.com/spanprobe/spanprobe/internal/metrics"
+	"github.com/spanprobe/spanprobe/offsets"
+)
+
+// ErrNothingToTrace means no bundle applies to the binary: none of the
+// libraries spanprobe instruments is linked into it.
+var ErrNothingToTrace = errors.New("no instrumented library in this binary")
+
+// commonOffsets are read by common.h, so every bundle needs them.
+var commonOffsets = []Offset{{Var: "off_g_goid", Key: "runtime.g.goid"}}
+
+// Options tune Attach.
+type Options struct {
+	// PID limits the probes to one process. 0 probes every process that runs
+	// the executable, including ones started later (the kernel installs the
+	// breakpoints when the file is mapped), which is how --exe survives
+	// restarts without a race.
+	PID int
+	// ReturnsOnly replaces cheap exit sites with the RET instructions they
+	// stand for: slower, but it needs nothing beyond the probed function.
+	ReturnsOnly bool
+	Logger      *slog.Logger
+	Metrics     *metrics.Registry
+}
+
+// Attachment is one executable's bundles, loaded and attached.
+type Attachment struct {
+	Path    string
+	Binary  *goexe.Binary
+	Bundles []string // names of the bundles that attached
+	Sites   int      // probe sites attached, all bundles
+
+	log     *slog.Logger
+	events  *ebpf.Map
+	reader  *ringbuf.Reader
+	loaded  []*loadedBundle
+	links   []link.Link
+	metrics attachMetrics
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type loadedBundle struct {
+	bundle *Bundle
+	coll   *ebpf.Collection
+	drops  dropCounters
+}
+
+// Attach loads every bundle that applies to the binary at path and attaches
+// its probes. A bundle whose library is absent is skipped; a bundle that
+// cannot be loaded or attached is skipped with a warning; if none attaches
+// the error wraps ErrNothingToTrace. Nothing stays attached on error.
+func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resolver, opts Options) (_ *Attachment, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics)}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	common, err := loadCommon()
+	if err != nil {
+		return nil, fmt.Errorf("loading common BPF spec: %w", err)
+	}
+	if a.events, err = ebpf.NewMap(common.Maps["events"]); err != nil {
+		return nil, fmt.Errorf("creating ring buffer: %w", err)
+	}
+	ex, err := link.OpenExecutable(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening executable %s: %w", path, err)
+	}
+
+	var skipped []error
+	for _, b := range bundles {
+		if b.Library != "" {
+			if _, err := bin.Func(b.Library); errors.Is(err, goexe.ErrSymbolNotFound) {
+				log.Info("library not linked into target, skipping bundle", "probe", b.Name, "symbol", b.Library)
+				continue
+			}
+		}
+		lb, links, sites, err := a.attachBundle(ex, b, res, opts)
+		if err != nil {
+			log.Warn("skipping bundle", "probe", b.Name, "error", err)
+			skipped = append(skipped, fmt.Errorf("%s: %w", b.Name, err))
+			continue
+		}
+		a.loaded = append(a.loaded, lb)
+		a.links = append(a.links, links...)
+		a.Bundles = append(a.Bundles, b.Name)
+		a.Sites += sites
+	}
+	if len(a.loaded) == 0 {
+		return nil, fmt.Errorf("attaching to %s: %w", path, errors.Join(append([]error{ErrNothingToTrace}, skipped...)...))
+	}
+	if a.reader, err = ringbuf.NewReader(a.events); err != nil {
+		return nil, fmt.Errorf("opening ring buffer reader: %w", err)
+	}
+	return a, nil
+}
+
+func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Resolver, opts Options) (lb *loadedBundle, links []link.Link, sites int, err error) {
+	spec, err := b.Load()
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("loading BPF spec: %w", err)
+	}
+	found := map[string]bool{}
+	for _, o := range append(append([]Offset(nil), commonOffsets...), b.Offsets...) {
+		v, err := res.Offset(o.Key)
+		if err != nil {
+			if o.Optional && errors.Is(err, offsets.ErrUnknownOffset) {
+				continue
+			}
+			return nil, nil, 0, fmt.Errorf("resolving offset %s: %w", o.Key, err)
+		}
+		found[o.Key] = true
+		if err := setVar(spec, o.Var, v); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if b.Constants != nil {
+		for name, v := range b.Constants(a.Binary.GoVersion, found) {
+			if err := setVar(spec, name, v); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		MapReplacements: map[string]*ebpf.Map{"events": a.events},
+	})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			a.log.Debug("verifier log", "probe", b.Name, "error", fmt.Sprintf("%+v", verr))
+		}
+		return nil, nil, 0, fmt.Errorf("loading BPF programs: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			coll.Close()
+		}
+	}()
+	for i := range b.Probes {
+		p, fsites, err := a.resolve(&b.Probes[i], opts)
+		if err != nil {
+			return nil, links, 0, err
+		}
+		if p == nil {
+			continue // optional and absent
+		}
+		prog := coll.Programs[p.Program]
+		if prog == nil {
+			return nil, links, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
+		}
+		for _, s := range fsites {
+			l, err := ex.Uprobe(p.Symbol, prog, &link.UprobeOptions{Address: s.Offset, PID: opts.PID})
+			if err != nil {
+				return nil, links, 0, fmt.Errorf("attaching uprobe %s at %#x: %w", p.Symbol, s.Addr, err)
+			}
+			links = append(links, l)
+			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
+		}
+		sites += len(fsites)
+	}
+	return &loadedBundle{bundle: b, coll: coll, drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, nil
+}
+
+// resolve picks the probe to attach (p or its fallback) and its sites. It
+// returns a nil probe for an optional probe whose symbol is absent.
+func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, error) {
+	if p.Cheap && opts.ReturnsOnly && p.Fallback != nil {
+		return a.resolve(p.Fallback, opts)
+	}
+	f, err := a.Binary.Func(p.Symbol)
+	if errors.Is(err, goexe.ErrSymbolNotFound) {
+		switch {
+		case p.Fallback != nil:
+			a.log.Info("symbol missing, using fallback probe", "symbol", p.Symbol, "probe", p.Fallback.Symbol)
+			return a.resolve(p.Fallback, opts)
+		case p.Optional:
+			a.log.Warn("symbol missing, optional probe skipped", "symbol", p.Symbol)
+			return nil, nil, nil
+		}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
+	}
+	if p.At == AtReturns {
+		rets, err := a.Binary.RetSites(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("finding RET instructions of %s: %w", p.Symbol, err)
+		}
+		if len(rets) == 0 {
+			return nil, nil, fmt.Errorf("finding RET instructions of %s: none found", p.Symbol)
+		}
+		return p, rets, nil
+	}
+	s, err := a.Binary.EntrySite(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding entry site of %s: %w", p.Symbol, err)
+	}
+	return p, []goexe.Site{s}, nil
+}
+
+func setVar(spec *ebpf.CollectionSpec, name string, v any) error {
+	vs, ok := spec.Variables[name]
+	if !ok {
+		return fmt.Errorf("setting constant %s: not in BPF spec", name)
+	}
+	if err := vs.Set(v); err != nil {
+		return fmt.Errorf("setting constant %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close detaches every probe and frees the BPF objects. It is idempotent.
+func (a *Attachment) Close() error {
+	a.closeOnce.Do(func() {
+		var errs []error
+		for _, l := range a.links {
+			errs = append(errs, l.Close())
+		}
+		if a.reader != nil {
+			errs = append(errs, a.reader.Close())
+		}
+		for _, lb := range a.loaded {
+			lb.drops.sync() // last counts before the maps go
+			lb.coll.Close()
+		}
+		if a.events != nil {
+			errs = append(errs, a.events.Close())
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
+}

@@ -1,0 +1,68 @@
+package probe
+
+import (
+	"github.com/cilium/ebpf"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/spanprobe/spanprobe/internal/goexe"
+)
+
+// Site says where in a function a program is attached.
+type Site int
+
+const (
+	// AtEntry is the function's entry: its prologue PUSHQ BP when it has
+	// one (emulated by the kernel, ~0.9 us a hit), else its first instruction.
+	AtEntry Site = iota
+	// AtReturns is every RET instruction of the function (single-stepped,
+	// ~12 us a hit on this kind of host): the general but costly exit.
+	AtReturns
+)
+
+// Probe is one program attached to one function.
+type Probe struct {
+	Symbol  string
+	Program string
+	At      Site
+	// Fallback replaces this probe when Symbol is missing from the binary or
+	// when cheap exit sites are turned off (Options.ReturnsOnly) and this
+	// probe is Cheap.
+	Fallback *Probe
+	// Cheap marks an exit probe placed on another function's entry because
+	// that is cheaper than the RETs it stands for.
+	Cheap bool
+	// Optional probes cost one kind of data when missing, not the bundle.
+	Optional bool
+}
+
+// Offset binds a BPF constant to a struct field offset.
+type Offset struct {
+	Var string // the `volatile const` in the bundle's C
+	Key string // the offsets key, e.g. "net/http.Request.Method"
+	// Optional fields exist only in some Go versions; when missing the
+	// constant stays 0 and the bundle's constants tell the C not to use it.
+	Optional bool
+}
+
+// Bundle describes one library's probes. It is data: the plumbing here does
+// the loading, attaching and reading.
+type Bundle struct {
+	Name  string // e.g. "nethttp/server": the probe label on metrics
+	Scope instrumentation.Scope
+	// Library is a symbol whose absence means the target does not use the
+	// library at all: the bundle is skipped with one log line.
+	Library string
+	Load    func() (*ebpf.CollectionSpec, error)
+	Offsets []Offset
+	// Constants sets version-dependent constants (beyond offsets). It may
+	// look at which optional offsets were found.
+	Constants func(v goexe.Version, found map[string]bool) map[string]any
+	Probes    []Probe
+	// EventKind is the event_header.kind this bundle's records carry.
+	EventKind uint32
+	// Decode fills the bundle-specific parts of s (name, kind, attributes,
+	// status) from one ring-buffer record. The header parts (ids, times,
+	// parent) are already set. It must not keep raw.
+	Decode func(raw []byte, s *tracetest.SpanStub) error
+}

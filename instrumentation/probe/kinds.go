@@ -1,0 +1,6 @@
+package probe
+
+// Event kinds of common.h, for bundles' EventKind.
+const (
+	KindHTTPServer = uint32(commonEventKindEVENT_HTTP_SERVER)
+)

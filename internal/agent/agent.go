@@ -1,0 +1,200 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/spanprobe/spanprobe/exporter"
+	"github.com/spanprobe/spanprobe/instrumentation/nethttp/server"
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
+	"github.com/spanprobe/spanprobe/internal/goexe"
+	"github.com/spanprobe/spanprobe/internal/metrics"
+	"github.com/spanprobe/spanprobe/offsets"
+)
+
+// Bundles are every probe bundle spanprobe knows, in attach order.
+var Bundles = []*probe.Bundle{server.Bundle}
+
+// Config selects the targets. Exactly one of Launch, PID, Exe is set.
+type Config struct {
+	Launch []string // program and arguments to start instrumented
+	PID    int
+	Exe    string
+	// ReturnsOnly probes RET instructions instead of cheaper exit sites.
+	ReturnsOnly bool
+	// ScanInterval is how often --exe looks for new processes.
+	ScanInterval time.Duration
+}
+
+// Agent finds targets, attaches probes and feeds the pipeline.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *metrics.Registry
+	pipeline *exporter.Pipeline
+	export   exporter.Config
+	clock    *probe.Clock
+
+	attached atomic.Int32
+	spans    *metrics.Counter
+
+	mu        sync.Mutex
+	resources map[uint32]*resource.Resource
+}
+
+// target is one attachment and what the resource of its processes needs.
+type target struct {
+	att *probe.Attachment
+	exe string // the executable's path as the target sees it
+}
+
+// New returns an agent that sends spans to pipeline.
+func New(cfg Config, export exporter.Config, pipeline *exporter.Pipeline, reg *metrics.Registry, log *slog.Logger) *Agent {
+	if cfg.ScanInterval <= 0 {
+		cfg.ScanInterval = 500 * time.Millisecond
+	}
+	a := &Agent{
+		cfg: cfg, log: log, reg: reg, pipeline: pipeline, export: export,
+		clock:     probe.NewClock(),
+		spans:     reg.Counter("spanprobe_spans_produced_total", "Spans built from probe events and handed to the exporter."),
+		resources: map[uint32]*resource.Resource{},
+	}
+	reg.Gauge("spanprobe_targets_attached", "Executables with probes attached.", func() float64 { return float64(a.attached.Load()) })
+	return a
+}
+
+// Ready reports whether probes are attached to at least one target.
+func (a *Agent) Ready() bool { return a.attached.Load() > 0 }
+
+// Run instruments the configured targets until ctx ends. In launch mode it
+// returns when the program exits, with its exit code.
+func (a *Agent) Run(ctx context.Context) (exitCode int, err error) {
+	go a.resampleClock(ctx)
+	switch {
+	case len(a.cfg.Launch) > 0:
+		return a.runLaunch(ctx)
+	case a.cfg.PID != 0:
+		return 0, a.runPID(ctx)
+	case a.cfg.Exe != "":
+		return 0, a.runExe(ctx)
+	}
+	return 0, errors.New("no target: give a program after --, --pid or --exe")
+}
+
+// Open analyses an executable and checks it can be instrumented at all.
+func Open(path string) (*goexe.Binary, error) {
+	bin, err := goexe.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return bin, nil
+}
+
+// attach loads and attaches the bundles to the executable at path. pid 0
+// covers every process running it. A binary that links none of the
+// instrumented libraries is not an error: it gets a warning and a nil
+// attachment, and the target runs on untraced.
+func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachment, error) {
+	start := time.Now()
+	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
+	att, err := probe.Attach(bin, path, Bundles, res, probe.Options{
+		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, Logger: a.log, Metrics: a.reg,
+	})
+	if errors.Is(err, probe.ErrNothingToTrace) {
+		a.log.Warn("nothing to trace: the target links none of the instrumented libraries (net/http)", "pid", pid, "path", path, "error", OneLine(err))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
+		"bundles", att.Bundles, "sites", att.Sites, "elapsed", time.Since(start).Round(time.Millisecond))
+	return att, nil
+}
+
+// serve reads an attachment's events until ctx ends, then detaches.
+func (a *Agent) serve(ctx context.Context, t target) {
+	if t.att == nil {
+		<-ctx.Done()
+		return
+	}
+	a.attached.Add(1)
+	defer a.attached.Add(-1)
+	defer t.att.Close()
+	emit := func(pid uint32, s *tracetest.SpanStub) {
+		s.Resource = a.resource(pid, t)
+		a.spans.Inc()
+		a.pipeline.Enqueue(s.Snapshot())
+	}
+	if err := t.att.Run(ctx, a.clock, emit); err != nil {
+		a.log.Error("reading probe events", "path", t.att.Path, "error", err)
+	}
+}
+
+// resource returns the resource of a target process, built on its first
+// span: with --exe, processes appear that were never attached to by PID.
+func (a *Agent) resource(pid uint32, t target) *resource.Resource {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, ok := a.resources[pid]; ok {
+		return r
+	}
+	exe := t.exe
+	if p, err := exeLink(int(pid)); err == nil {
+		exe = p
+	}
+	if len(a.resources) > 4096 { // bounded: forget exited processes now and then
+		clear(a.resources)
+	}
+	r := exporter.Resource(a.export, exporter.TargetInfo{PID: int(pid), ExePath: exe, GoVersion: t.att.Binary.GoVersion.String()})
+	a.resources[pid] = r
+	return r
+}
+
+func (a *Agent) resampleClock(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.clock.Resample()
+		}
+	}
+}
+
+// lazyDWARFResolver asks the offsets table first and loads the target's
+// DWARF only for what the table lacks: decompressing and parsing the DWARF
+// of a large binary costs time and memory the table makes unnecessary.
+type lazyDWARFResolver struct {
+	bin   *goexe.Binary
+	table offsets.Resolver
+	once  sync.Once
+	full  offsets.Resolver
+}
+
+func (r *lazyDWARFResolver) Offset(key string) (uint64, error) {
+	v, err := r.table.Offset(key)
+	if err == nil || !errors.Is(err, offsets.ErrUnknownOffset) || !r.bin.HasDWARF {
+		return v, err
+	}
+	r.once.Do(func() {
+		r.full = r.table
+		if d, derr := r.bin.DWARF(); derr == nil {
+			r.full = offsets.ForBinary(r.bin.GoVersion.String(), d)
+		}
+	})
+	return r.full.Offset(key)
+}
+
+// OneLine flattens joined errors for a log or an error line.
+func OneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

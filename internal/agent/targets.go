@@ -1,0 +1,244 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ExecHelperArg is the hidden first argument with which the agent re-executes
+// itself as the launched program's first image (see runLaunch).
+const ExecHelperArg = "__spanprobe_exec"
+
+// ExecHelper runs in the child of a launch: it waits until the agent says
+// the probes are attached (one byte on fd 3), then replaces itself with the
+// program, keeping its PID. args are the program's path then its argv.
+func ExecHelper(args []string) error {
+	goAhead := os.NewFile(3, "go-ahead")
+	var b [1]byte
+	if n, _ := goAhead.Read(b[:]); n != 1 {
+		return errors.New("agent exited before the probes were attached")
+	}
+	goAhead.Close()
+	if len(args) < 2 {
+		return errors.New("exec helper: missing program")
+	}
+	return syscall.Exec(args[0], args[1:], os.Environ())
+}
+
+// runLaunch starts the program so that the probes are in place before its
+// first instruction: the child is the agent itself, blocked on a pipe, with
+// the program's PID; once the uprobes are attached to that PID it execs the
+// program. The kernel installs the breakpoints as the exec maps the file.
+func (a *Agent) runLaunch(ctx context.Context) (int, error) {
+	path, err := exec.LookPath(a.cfg.Launch[0])
+	if err != nil {
+		return 0, fmt.Errorf("finding program %s: %w", a.cfg.Launch[0], err)
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return 0, err
+	}
+	bin, err := Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer bin.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("finding the agent's own executable: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	cmd := exec.Command(self, append([]string{ExecHelperArg, path}, a.cfg.Launch...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{r}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		return 0, fmt.Errorf("starting %s: %w", path, err)
+	}
+	r.Close()
+	pid := cmd.Process.Pid
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+
+	att, err := a.attach(bin, path, pid)
+	if err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return 0, err
+	}
+	if _, err := w.Write([]byte{1}); err != nil {
+		if att != nil {
+			att.Close()
+		}
+		cmd.Process.Kill()
+		<-waited
+		return 0, fmt.Errorf("starting %s: %w", path, err)
+	}
+	w.Close()
+
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { a.serve(sctx, target{att: att, exe: path}); close(served) }()
+	defer func() { stop(); <-served }()
+
+	select {
+	case err := <-waited:
+		a.log.Info("program exited", "pid", pid, "error", err)
+		return exitCode(err), nil
+	case <-ctx.Done():
+		// Forward the stop to the program and give it time to finish its
+		// requests: their spans are flushed after it exits.
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-waited:
+			a.log.Info("program exited", "pid", pid, "error", err)
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-waited
+		}
+		return 0, nil
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() >= 0 {
+			return ee.ExitCode()
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return 1
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runPID instruments one running process until it exits or ctx ends.
+func (a *Agent) runPID(ctx context.Context) error {
+	pid := a.cfg.PID
+	if err := checkProcess(pid); err != nil {
+		return err
+	}
+	path := procExe(pid)
+	bin, err := Open(path)
+	if err != nil {
+		return fmt.Errorf("process %d: %w", pid, err)
+	}
+	defer bin.Close()
+	exe, err := exeLink(pid)
+	if err != nil {
+		return fmt.Errorf("process %d: %w", pid, err)
+	}
+	att, err := a.attach(bin, path, pid)
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { a.serve(sctx, target{att: att, exe: exe}); close(served) }()
+	defer func() { stop(); <-served }()
+
+	t := time.NewTicker(a.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if !alive(pid) {
+				a.log.Info("target process exited", "pid", pid)
+				return nil
+			}
+		}
+	}
+}
+
+// runExe instruments every process running the executable, now and later.
+// Probes go on the file (inode) without a PID filter, so a restart of the
+// same file is covered from its first instruction; a new file at the path
+// (a redeploy) is found by the next scan and gets its own attachment.
+func (a *Agent) runExe(ctx context.Context) error {
+	want := filepath.Clean(a.cfg.Exe)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	attached := map[fileID]bool{}
+	failed := map[fileID]bool{}
+	seen := map[int]bool{}
+	a.log.Info("waiting for processes", "path", want)
+
+	scan := func() {
+		ps, err := pids()
+		if err != nil {
+			a.log.Warn("listing processes", "error", err)
+			return
+		}
+		for _, pid := range ps {
+			if seen[pid] {
+				continue
+			}
+			link, err := exeLink(pid)
+			if err != nil || link != want {
+				continue
+			}
+			seen[pid] = true
+			id, err := statID(procExe(pid))
+			if err != nil || attached[id] || failed[id] {
+				continue
+			}
+			bin, err := Open(procExe(pid))
+			if err != nil {
+				a.log.Error("cannot instrument process", "pid", pid, "error", err)
+				failed[id] = true
+				continue
+			}
+			att, err := a.attach(bin, procExe(pid), 0)
+			if err != nil {
+				bin.Close()
+				a.log.Error("cannot instrument process", "pid", pid, "error", err)
+				failed[id] = true
+				continue
+			}
+			attached[id] = true
+			if att == nil {
+				bin.Close()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer bin.Close()
+				a.serve(ctx, target{att: att, exe: want})
+			}()
+		}
+		for pid := range seen {
+			if !alive(pid) {
+				delete(seen, pid)
+			}
+		}
+	}
+	scan()
+	t := time.NewTicker(a.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			scan()
+		}
+	}
+}
