@@ -39,4 +39,9 @@ enum bpf_map_type {
 #define BPF_NOEXIST 1
 #define BPF_EXIST 2
 
+/* bpf_ringbuf_submit flags and bpf_ringbuf_query fields */
+#define BPF_RB_NO_WAKEUP 1
+#define BPF_RB_FORCE_WAKEUP 2
+#define BPF_RB_AVAIL_DATA 0
+
 #endif

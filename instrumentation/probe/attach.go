@@ -57,7 +57,7 @@ type Attachment struct {
 type loadedBundle struct {
 	bundle *Bundle
 	coll   *ebpf.Collection
-	drops  dropCounters
+	drops  *dropCounters
 }
 
 // Attach loads every bundle that applies to the binary at path and attaches

@@ -17,11 +17,11 @@ type dropCounters struct {
 	lost     *metrics.Counter
 }
 
-func newDropCounters(reg *metrics.Registry, bundle string, m *ebpf.Map) dropCounters {
+func newDropCounters(reg *metrics.Registry, bundle string, m *ebpf.Map) *dropCounters {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	d := dropCounters{m: m, lost: reg.Counter("spanprobe_ringbuf_records_lost_total", "Records the probes could not write because the ring buffer was full.")}
+	d := &dropCounters{m: m, lost: reg.Counter("spanprobe_ringbuf_records_lost_total", "Records the probes could not write because the ring buffer was full.")}
 	for r := commonDropReason(0); r < commonDropReasonDROP_REASON_MAX; r++ {
 		d.counters[r] = reg.Counter("spanprobe_probe_events_dropped_total", "Events the probes gave up on, by bundle and reason.",
 			"probe", bundle, "reason", reasonName(r))

@@ -35,6 +35,10 @@ func newAttachMetrics(reg *metrics.Registry) attachMetrics {
 
 var headerSize = int(unsafe.Sizeof(commonEventHeader{}))
 
+// pollInterval bounds how long a record waits in the ring when the probes
+// did not wake the reader: span latency, not loss.
+const pollInterval = 50 * time.Millisecond
+
 // Run reads the ring buffer until ctx ends or the Attachment is closed,
 // turning each record into a span for emit. Records are decoded in place by
 // layout: no reflection and no copy per event.
@@ -46,21 +50,23 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 	done := make(chan struct{})
 	defer close(done)
 	go a.syncDrops(ctx, done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			// Unblocks Read; the records already in the ring are lost with
-			// the Attachment, which is closing anyway.
-			a.reader.SetDeadline(time.Now())
-		case <-done:
-		}
-	}()
 
+	// The probes submit without waking the reader (see common.h), so the
+	// reader polls: a deadline makes ReadInto return whatever is in the
+	// ring, then ErrDeadlineExceeded once it is empty.
+	a.reader.SetDeadline(time.Now().Add(pollInterval))
 	var rec ringbuf.Record
 	var s tracetest.SpanStub
 	for {
 		if err := a.reader.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				if ctx.Err() != nil {
+					return nil // the ring is drained
+				}
+				a.reader.SetDeadline(time.Now().Add(pollInterval))
+				continue
+			case errors.Is(err, ringbuf.ErrClosed):
 				return nil
 			}
 			return err

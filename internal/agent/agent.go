@@ -13,15 +13,15 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spanprobe/spanprobe/exporter"
-	"github.com/spanprobe/spanprobe/instrumentation/nethttp/server"
+	"github.com/spanprobe/spanprobe/instrumentation"
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
 	"github.com/spanprobe/spanprobe/internal/goexe"
 	"github.com/spanprobe/spanprobe/internal/metrics"
 	"github.com/spanprobe/spanprobe/offsets"
 )
 
-// Bundles are every probe bundle spanprobe knows, in attach order.
-var Bundles = []*probe.Bundle{server.Bundle}
+// Bundles are the probe bundles the agent attaches.
+var Bundles = instrumentation.All
 
 // Config selects the targets. Exactly one of Launch, PID, Exe is set.
 type Config struct {

@@ -182,7 +182,7 @@ static __always_inline int finish_request(struct pt_regs *ctx, u64 resp_seen)
 		if (pat)
 			ev->route_len = READ_GO_STRING(ev->route, pat + off_pattern_str);
 	}
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
 	return 0;
 }
 

@@ -1,0 +1,34 @@
+# spanprobe: see README.md. Run as root for anything that loads eBPF.
+GO ?= go
+BIN := bin
+VERSION ?= dev
+LDFLAGS := -X github.com/spanprobe/spanprobe/exporter.Version=$(VERSION)
+
+.PHONY: build demo test bench generate check-generated
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/spanprobe ./cmd/spanprobe
+
+# The main job on the embedded default: the sample app runs under spanprobe,
+# a few requests are sent, and the spans are printed to the console.
+demo: build
+	$(GO) build -o $(BIN)/sampleapp ./e2e/sampleapp
+	bash e2e/demo.sh $(BIN)/spanprobe $(BIN)/sampleapp
+
+# Every test: unit tests and, as root, the end-to-end tests against real
+# uprobes and a real Jaeger (built once from the Go module proxy and cached).
+test:
+	SPANPROBE_JAEGER_BIN="$${SPANPROBE_JAEGER_BIN:-$$(bash e2e/jaeger/install.sh)}" $(GO) test -count=1 -timeout 30m ./...
+
+# Overhead figures: throughput and latency with and without the agent.
+bench:
+	SPANPROBE_BENCH=1 $(GO) test -count=1 -timeout 20m -run 'TestBench' -v ./e2e
+
+# Regenerates the committed bpf2go output (needs clang and llvm-strip).
+generate:
+	$(GO) generate ./instrumentation/...
+
+check-generated: generate
+	@git diff --exit-code --stat -- '*_bpfel.go' '*_bpfel.o' || { echo "generated files are stale: run make generate" >&2; exit 1; }
+
+-include offsets/Makefile.frag

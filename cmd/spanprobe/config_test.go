@@ -1,0 +1,79 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // substring; "" for success
+		check   func(t *testing.T, c config)
+	}{
+		{name: "no target", wantErr: "no target"},
+		{name: "pid flag", args: []string{"--pid", "42"}, check: func(t *testing.T, c config) {
+			if c.agent.PID != 42 {
+				t.Errorf("pid = %d", c.agent.PID)
+			}
+		}},
+		{name: "launch", args: []string{"--", "./app", "-addr", ":1"}, check: func(t *testing.T, c config) {
+			if strings.Join(c.agent.Launch, " ") != "./app -addr :1" {
+				t.Errorf("launch = %q", c.agent.Launch)
+			}
+		}},
+		{name: "otel auto agent variables", env: map[string]string{"OTEL_GO_AUTO_TARGET_EXE": "/app/server"}, check: func(t *testing.T, c config) {
+			if c.agent.Exe != "/app/server" {
+				t.Errorf("exe = %q", c.agent.Exe)
+			}
+		}},
+		{name: "spanprobe variable wins over otel one", env: map[string]string{"OTEL_GO_AUTO_TARGET_PID": "1", "SPANPROBE_TARGET_PID": "2"}, check: func(t *testing.T, c config) {
+			if c.agent.PID != 2 {
+				t.Errorf("pid = %d, want 2", c.agent.PID)
+			}
+		}},
+		{name: "flag target replaces env target", args: []string{"--exe", "/x"}, env: map[string]string{"SPANPROBE_TARGET_PID": "7"}, check: func(t *testing.T, c config) {
+			if c.agent.PID != 0 || c.agent.Exe != "/x" {
+				t.Errorf("pid %d exe %q, want exe only", c.agent.PID, c.agent.Exe)
+			}
+		}},
+		{name: "two targets", args: []string{"--pid", "3", "--exe", "/x"}, wantErr: "more than one target"},
+		{name: "bad pid env", env: map[string]string{"SPANPROBE_TARGET_PID": "abc"}, wantErr: "invalid SPANPROBE_TARGET_PID"},
+		{name: "bad log level", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_LOG_LEVEL": "loud"}, wantErr: "invalid SPANPROBE_LOG_LEVEL"},
+		{name: "bad ret probes", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_RET_PROBES": "maybe"}, wantErr: "invalid SPANPROBE_RET_PROBES"},
+		{name: "env then flag precedence", args: []string{"--pid", "1", "--log-level", "warn", "--scan-interval", "2s"},
+			env: map[string]string{"SPANPROBE_LOG_LEVEL": "debug", "SPANPROBE_SCAN_INTERVAL": "1s", "SPANPROBE_HEALTH_ADDR": ":9"},
+			check: func(t *testing.T, c config) {
+				if c.logLevel != slog.LevelWarn || c.agent.ScanInterval != 2*time.Second || c.healthAddr != ":9" {
+					t.Errorf("level %v interval %v health %q", c.logLevel, c.agent.ScanInterval, c.healthAddr)
+				}
+			}},
+		{name: "invalid exporter variable", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_TRACES_EXPORTER": "carrier-pigeon"}, wantErr: "OTEL_TRACES_EXPORTER"},
+		{name: "no exporter variables: embedded console default", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
+			if !c.export.Embedded {
+				t.Error("export config not marked embedded")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			c, err := loadConfig(tt.args, lookup, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}

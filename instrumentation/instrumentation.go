@@ -1,0 +1,11 @@
+// Package instrumentation lists spanprobe's probe bundles. Each bundle lives
+// in its own package below this one; the shared plumbing is in probe.
+package instrumentation
+
+import (
+	"github.com/spanprobe/spanprobe/instrumentation/nethttp/server"
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
+)
+
+// All is every probe bundle, in attach order.
+var All = []*probe.Bundle{server.Bundle}

@@ -1,0 +1,53 @@
+package instrumentation
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
+
+// requireBPF is the one place that decides whether a test may load eBPF.
+func requireBPF(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("requires root (CAP_BPF, CAP_PERFMON) to load eBPF programs")
+	}
+}
+
+// TestBundlesPassVerifier loads every bundle's programs through the kernel
+// verifier with made-up offsets: offsets change values, never code paths,
+// so a program the verifier takes here it takes for every Go version.
+func TestBundlesPassVerifier(t *testing.T) {
+	requireBPF(t)
+	for _, b := range All {
+		t.Run(b.Name, func(t *testing.T) {
+			spec, err := b.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range b.Offsets {
+				if err := spec.Variables[o.Var].Set(uint64(8)); err != nil {
+					t.Fatalf("setting %s: %v", o.Var, err)
+				}
+			}
+			for _, p := range b.Probes {
+				for q := &p; q != nil; q = q.Fallback {
+					if spec.Programs[q.Program] == nil {
+						t.Errorf("probe %s names program %s, which the spec lacks", q.Symbol, q.Program)
+					}
+				}
+			}
+			coll, err := ebpf.NewCollection(spec)
+			var verr *ebpf.VerifierError
+			if errors.As(err, &verr) {
+				t.Fatalf("verifier rejected %s: %+v", b.Name, verr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			coll.Close()
+		})
+	}
+}

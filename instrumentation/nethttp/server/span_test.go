@@ -1,0 +1,201 @@
+package server
+
+import (
+	"testing"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spanprobe/spanprobe/internal/goexe"
+)
+
+// put copies s into a C char array the way the probe does, returning the
+// length it recorded.
+func put(dst []int8, s string) uint16 {
+	n := copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)), s)
+	return uint16(n)
+}
+
+type req struct {
+	method, path, host, remote, route, head string
+	status, major, minor                    int64
+	tls                                     bool
+}
+
+func event(r req) *serverHttpServerEvent {
+	ev := &serverHttpServerEvent{Status: r.status, ProtoMajor: r.major, ProtoMinor: r.minor}
+	ev.MethodLen = put(ev.Method[:], r.method)
+	ev.PathLen = put(ev.Path[:], r.path)
+	ev.HostLen = put(ev.Host[:], r.host)
+	ev.RemoteLen = put(ev.Remote[:], r.remote)
+	ev.RouteLen = put(ev.Route[:], r.route)
+	ev.HeadLen = put(ev.Head[:], r.head)
+	if r.tls {
+		ev.Tls = 1
+	}
+	return ev
+}
+
+func attrs(s *tracetest.SpanStub) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes {
+		if _, dup := m[kv.Key]; dup {
+			panic("duplicate attribute " + kv.Key)
+		}
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+func TestFillSpan(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       req
+		wantName string
+		want     map[string]any // attribute -> string or int; nil value: must be absent
+		wantErr  bool
+	}{
+		{
+			name: "pattern matched, implicit 200",
+			in: req{method: "GET", path: "/items/42", host: "127.0.0.1:8080", remote: "127.0.0.1:51234", route: "GET /items/{id}",
+				major: 1, minor: 1, head: "GET /items/42 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: probe-test/2\r\n\r\n"},
+			wantName: "GET /items/{id}",
+			want: map[string]any{
+				"http.request.method": "GET", "url.path": "/items/42", "url.scheme": "http", "http.response.status_code": 200,
+				"http.route": "/items/{id}", "server.address": "127.0.0.1", "server.port": 8080, "network.peer.address": "127.0.0.1",
+				"network.peer.port": 51234, "network.protocol.version": "1.1", "user_agent.original": "probe-test/2", "error.type": nil,
+			},
+		},
+		{
+			name:     "no pattern: name is the method alone, no route",
+			in:       req{method: "POST", path: "/nope", host: "example.com", remote: "[::1]:4000", status: 404, major: 1, minor: 0},
+			wantName: "POST",
+			want: map[string]any{"http.route": nil, "http.response.status_code": 404, "server.address": "example.com", "server.port": 80,
+				"network.peer.address": "::1", "network.peer.port": 4000, "network.protocol.version": "1.0", "user_agent.original": nil},
+		},
+		{
+			name:     "5xx is an error with error.type",
+			in:       req{method: "GET", path: "/s", route: "/s", status: 503, major: 1, minor: 1},
+			wantName: "GET /s",
+			want:     map[string]any{"http.response.status_code": 503, "error.type": "503"},
+			wantErr:  true,
+		},
+		{
+			name:     "tls gives https and port 443",
+			in:       req{method: "GET", path: "/", host: "secure.example", tls: true, major: 1, minor: 1},
+			wantName: "GET",
+			want:     map[string]any{"url.scheme": "https", "server.port": 443},
+		},
+		{
+			name:     "unknown method is _OTHER, span named HTTP",
+			in:       req{method: "BREW", path: "/pot", route: "BREW /pot", major: 1, minor: 1},
+			wantName: "HTTP /pot",
+			want:     map[string]any{"http.request.method": "_OTHER", "http.request.method_original": "BREW"},
+		},
+		{
+			name:     "pattern with host keeps only the path",
+			in:       req{method: "GET", path: "/a", route: "GET example.com/a/{x...}", major: 2},
+			wantName: "GET /a/{x...}",
+			want:     map[string]any{"http.route": "/a/{x...}", "network.protocol.version": "2"},
+		},
+		{
+			name: "head of a pipelined request is ignored",
+			in: req{method: "GET", path: "/b", major: 1, minor: 1,
+				head: "POST /a HTTP/1.1\r\nUser-Agent: other\r\n\r\nGET /b HTTP/1.1\r\nUser-Agent: mine\r\n\r\n"},
+			wantName: "GET",
+			want:     map[string]any{"user_agent.original": nil},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s tracetest.SpanStub
+			raw := unsafe.Slice((*byte)(unsafe.Pointer(event(tt.in))), eventSize)
+			if err := decode(raw, &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Name != tt.wantName {
+				t.Errorf("name = %q, want %q", s.Name, tt.wantName)
+			}
+			if s.SpanKind != trace.SpanKindServer {
+				t.Errorf("kind = %v, want server", s.SpanKind)
+			}
+			if got := s.Status.Code == codes.Error; got != tt.wantErr {
+				t.Errorf("error status = %v, want %v", got, tt.wantErr)
+			}
+			got := attrs(&s)
+			for k, want := range tt.want {
+				v, ok := got[attribute.Key(k)]
+				switch w := want.(type) {
+				case nil:
+					if ok {
+						t.Errorf("%s = %v, want absent", k, v.Emit())
+					}
+				case string:
+					if !ok || v.AsString() != w {
+						t.Errorf("%s = %q (present %v), want %q", k, v.Emit(), ok, w)
+					}
+				case int:
+					if !ok || v.AsInt64() != int64(w) {
+						t.Errorf("%s = %v (present %v), want %d", k, v.Emit(), ok, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeShortRecord(t *testing.T) {
+	var s tracetest.SpanStub
+	if err := decode(make([]byte, eventSize-1), &s); err == nil {
+		t.Fatal("decode accepted a short record")
+	}
+}
+
+func TestHeaderValue(t *testing.T) {
+	tests := []struct {
+		name, head, want string
+	}{
+		{"found, any case", "GET / HTTP/1.1\r\nuser-AGENT:  x/1 \r\n\r\n", "x/1"},
+		{"absent", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", ""},
+		{"line cut by the capture limit", "GET / HTTP/1.1\r\nUser-Agent: trunc", ""},
+		{"after the end of the head", "GET / HTTP/1.1\r\n\r\nUser-Agent: body\r\n", ""},
+		{"other method in buffer", "PUT / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", ""},
+		{"no request line end", "GET / HTTP/1.1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := headerValue([]byte(tt.head), []byte("GET"), "user-agent"); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzHeaderValue(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nUser-Agent: a\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		_ = headerValue(head, []byte("GET"), "user-agent")
+	})
+}
+
+func TestConstantsRouteSource(t *testing.T) {
+	tests := []struct {
+		name  string
+		found map[string]bool
+		want  uint32
+	}{
+		{"go1.23+ Pattern", map[string]bool{"net/http.Request.Pattern": true, "net/http.Request.pat": true, "net/http.pattern.str": true}, routePattern},
+		{"go1.22 pat", map[string]bool{"net/http.Request.pat": true, "net/http.pattern.str": true}, routePatStr},
+		{"older", map[string]bool{}, routeNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := constants(goexe.Version{}, tt.found); got["route_source"] != tt.want {
+				t.Errorf("route_source = %v, want %v", got["route_source"], tt.want)
+			}
+		})
+	}
+}
