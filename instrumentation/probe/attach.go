@@ -63,7 +63,8 @@ type loadedBundle struct {
 // Attach loads every bundle that applies to the binary at path and attaches
 // its probes. A bundle whose library is absent is skipped; a bundle that
 // cannot be loaded or attached is skipped with a warning; if none attaches
-// the error wraps ErrNothingToTrace. Nothing stays attached on error.
+// the error says why, wrapping ErrNothingToTrace when no library was there
+// at all. Nothing stays attached on error.
 func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resolver, opts Options) (_ *Attachment, err error) {
 	log := opts.Logger
 	if log == nil {
@@ -107,8 +108,12 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		a.Bundles = append(a.Bundles, b.Name)
 		a.Sites += sites
 	}
-	if len(a.loaded) == 0 {
-		return nil, fmt.Errorf("attaching to %s: %w", path, errors.Join(append([]error{ErrNothingToTrace}, skipped...)...))
+	switch {
+	case len(a.loaded) == 0 && len(skipped) > 0:
+		// A library is there but cannot be probed: say why, attach nothing.
+		return nil, fmt.Errorf("instrumenting %s (%s): %w", path, bin.GoVersion, errors.Join(skipped...))
+	case len(a.loaded) == 0:
+		return nil, fmt.Errorf("instrumenting %s: %w", path, ErrNothingToTrace)
 	}
 	if a.reader, err = ringbuf.NewReader(a.events); err != nil {
 		return nil, fmt.Errorf("opening ring buffer reader: %w", err)

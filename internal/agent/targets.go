@@ -152,19 +152,14 @@ func (a *Agent) runPID(ctx context.Context) error {
 	go func() { a.serve(sctx, target{att: att, exe: exe}); close(served) }()
 	defer func() { stop(); <-served }()
 
-	t := time.NewTicker(a.cfg.ScanInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if !alive(pid) {
-				a.log.Info("target process exited", "pid", pid)
-				return nil
-			}
+	every(ctx, a.cfg.ScanInterval, func() bool {
+		if alive(pid) {
+			return true
 		}
-	}
+		a.log.Info("target process exited", "pid", pid)
+		return false
+	})
+	return nil
 }
 
 // runExe instruments every process running the executable, now and later.
@@ -231,14 +226,22 @@ func (a *Agent) runExe(ctx context.Context) error {
 		}
 	}
 	scan()
-	t := time.NewTicker(a.cfg.ScanInterval)
+	every(ctx, a.cfg.ScanInterval, func() bool { scan(); return true })
+	return nil
+}
+
+// every calls fn each interval until ctx ends or fn returns false.
+func every(ctx context.Context, interval time.Duration, fn func() bool) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-			scan()
+			if !fn() {
+				return
+			}
 		}
 	}
 }
