@@ -1,0 +1,254 @@
+package goexe
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Site is one instruction to attach a uprobe to.
+type Site struct {
+	Addr, Offset uint64 // virtual address and file offset
+	Inst         string // Go assembler syntax, e.g. "PUSHQ BP"
+	// Emulated is true when the kernel emulates the instruction instead of
+	// single-stepping it (PUSH reg, CALL rel32, JMP rel, Jcc rel), which
+	// makes a probe hit about ten times cheaper.
+	Emulated bool
+}
+
+// prologueLen bounds the search for PUSHQ BP: the stack-bound check, its
+// branch and an optional LEAQ for big frames come first.
+const prologueLen = 8
+
+// EntrySite picks the entry probe site of f: the prologue's PUSHQ BP when
+// every call runs it exactly once with the argument registers untouched,
+// else f's first instruction.
+//
+// A Go 1.21+ amd64 prologue is
+//
+//	[LEAQ -x(SP), R12]  // frames over a page
+//	CMPQ SP, 0x10(R14)  // or R12
+//	JBE  morestack      // grows the stack, then JMPs back to the start
+//	PUSHQ BP
+//
+// The morestack path re-enters at the function start, so PUSHQ BP runs once
+// per real call. Older releases build frames with SUBQ/MOVQ and get the
+// first instruction, as do frameless leaf functions.
+func (b *Binary) EntrySite(f Func) (Site, error) {
+	var site Site
+	err := b.read(func() error {
+		code, err := b.code(f)
+		if err != nil {
+			return err
+		}
+		insts, err := decode(code, f.Addr)
+		if err != nil {
+			return err
+		}
+		if len(insts) == 0 {
+			return fmt.Errorf("function is empty")
+		}
+		site = b.site(f, insts[0])
+		if i, ok := pushBP(insts, f.Addr); ok {
+			site = b.site(f, insts[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return Site{}, fmt.Errorf("finding entry site of %s: %w", f.Name, err)
+	}
+	return site, nil
+}
+
+// pushBP returns the index of the prologue's PUSHQ BP if nothing before it
+// can skip it, repeat it or change an argument register.
+func pushBP(insts []inst, start uint64) (int, bool) {
+	push := -1
+	for i, in := range insts[:min(len(insts), prologueLen)] {
+		if in.Op == x86asm.PUSH && in.Args[0] == x86asm.RBP {
+			push = i
+			break
+		}
+		switch {
+		case isCondJump(in):
+			// Taken only to grow the stack: the path must come
+			// back to the start without returning.
+			if !returnsToStart(insts, in, start) {
+				return 0, false
+			}
+		case in.Op == x86asm.CMP || in.Op == x86asm.TEST:
+		case in.Op == x86asm.LEA && isScratch(in.Args[0]):
+		default:
+			return 0, false
+		}
+	}
+	if push < 0 {
+		return 0, false
+	}
+	// A branch to an instruction after the start and up to the push would
+	// run PUSHQ BP again, or skip it.
+	for _, in := range insts {
+		if t, ok := target(in); ok && t > start && t <= insts[push].addr {
+			return 0, false
+		}
+	}
+	return push, true
+}
+
+// returnsToStart follows the conditional branch br to the end of its block
+// and reports whether that block jumps back to start. The morestack block
+// spills arguments, calls runtime.morestack*, reloads them and jumps back.
+func returnsToStart(insts []inst, br inst, start uint64) bool {
+	t, ok := target(br)
+	if !ok {
+		return false
+	}
+	for _, in := range insts {
+		if in.addr < t {
+			continue
+		}
+		switch in.Op {
+		case x86asm.JMP:
+			to, ok := target(in)
+			return ok && to == start
+		case x86asm.RET, x86asm.INT, x86asm.UD2:
+			return false
+		}
+		if isCondJump(in) {
+			return false
+		}
+	}
+	return false
+}
+
+// isScratch reports whether a big-frame prologue may write reg before
+// PUSHQ BP: R12 and R13 are scratch registers in the Go register ABI, not
+// arguments. https://go.dev/s/regabi#amd64-architecture
+func isScratch(a x86asm.Arg) bool { return a == x86asm.R12 || a == x86asm.R13 }
+
+// RetSites lists every RET in f. Decoding covers [Addr, End) as whole
+// instructions and fails rather than guess a boundary; the INT3 padding that
+// an End from .gopclntab includes decodes as one-byte instructions.
+func (b *Binary) RetSites(f Func) ([]Site, error) {
+	var sites []Site
+	err := b.read(func() error {
+		code, err := b.code(f)
+		if err != nil {
+			return err
+		}
+		insts, err := decode(code, f.Addr)
+		if err != nil {
+			return err
+		}
+		for _, in := range insts {
+			if in.Op == x86asm.RET {
+				sites = append(sites, b.site(f, in))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding return sites of %s: %w", f.Name, err)
+	}
+	return sites, nil
+}
+
+// code returns f's bytes from the mapping.
+func (b *Binary) code(f Func) ([]byte, error) {
+	if f.End <= f.Addr {
+		return nil, fmt.Errorf("empty address range [%#x,%#x)", f.Addr, f.End)
+	}
+	off, err := b.fileOffset(f.Addr, elf.PF_X)
+	if err != nil {
+		return nil, err
+	}
+	if off != f.Offset {
+		return nil, fmt.Errorf("offset %#x does not match address %#x (offset %#x): Func from another binary?", f.Offset, f.Addr, off)
+	}
+	// The last byte must be in the same segment, at the matching offset.
+	end := off + (f.End - f.Addr)
+	if last, err := b.fileOffset(f.End-1, elf.PF_X); err != nil || last != end-1 || end > uint64(len(b.data)) {
+		return nil, fmt.Errorf("range [%#x,%#x) is not contiguous code in the file", f.Addr, f.End)
+	}
+	return b.data[off:end:end], nil
+}
+
+type inst struct {
+	x86asm.Inst
+	addr uint64
+	raw  []byte
+}
+
+// decode decodes code linearly. Go does not embed data in text on amd64
+// (jump tables live in .rodata), so a linear sweep finds every instruction.
+func decode(code []byte, addr uint64) ([]inst, error) {
+	var insts []inst
+	for off := 0; off < len(code); {
+		in, err := x86asm.Decode(code[off:], 64)
+		if err == nil && in.Op == 0 {
+			// x86asm returns a lone prefix byte as a pseudo-instruction
+			// when the rest is missing or unknown.
+			err = fmt.Errorf("incomplete or unknown instruction % x", code[off:min(off+16, len(code))])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding instruction at %#x: %w", addr+uint64(off), err)
+		}
+		insts = append(insts, inst{Inst: in, addr: addr + uint64(off), raw: code[off : off+in.Len]})
+		off += in.Len
+	}
+	return insts, nil
+}
+
+func (b *Binary) site(f Func, in inst) Site {
+	return Site{
+		Addr:     in.addr,
+		Offset:   f.Offset + (in.addr - f.Addr),
+		Inst:     x86asm.GoSyntax(in.Inst, in.addr, nil),
+		Emulated: emulated(in.raw),
+	}
+}
+
+// emulated reports whether the kernel's uprobe code emulates the instruction
+// instead of single-stepping a copy of it: push_setup_xol_ops and
+// branch_setup_xol_ops in arch/x86/kernel/uprobes.c. Encodings are matched
+// exactly because those functions reject other prefixes (0x66 branches,
+// REX forms of PUSH other than REX.B).
+func emulated(raw []byte) bool {
+	switch len(raw) {
+	case 1:
+		return raw[0] >= 0x50 && raw[0] <= 0x57 // PUSH reg
+	case 2:
+		return raw[0] == 0x41 && raw[1] >= 0x50 && raw[1] <= 0x57 || // PUSH r8-r15
+			raw[0] == 0xeb || // JMP rel8
+			raw[0] >= 0x70 && raw[0] <= 0x7f // Jcc rel8
+	case 5:
+		return raw[0] == 0xe8 || raw[0] == 0xe9 // CALL rel32, JMP rel32
+	case 6:
+		return raw[0] == 0x0f && raw[1] >= 0x80 && raw[1] <= 0x8f // Jcc rel32
+	}
+	return false
+}
+
+func isCondJump(in inst) bool {
+	switch in.Op {
+	case x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE,
+		x86asm.JG, x86asm.JGE, x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO,
+		x86asm.JP, x86asm.JNP, x86asm.JS, x86asm.JNS,
+		x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ, x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+		return true
+	}
+	return false
+}
+
+// target is the destination of a relative jump or call.
+func target(in inst) (uint64, bool) {
+	if in.Op != x86asm.JMP && in.Op != x86asm.CALL && !isCondJump(in) {
+		return 0, false
+	}
+	rel, ok := in.Args[0].(x86asm.Rel)
+	if !ok {
+		return 0, false
+	}
+	return in.addr + uint64(in.Len) + uint64(int64(rel)), true
+}

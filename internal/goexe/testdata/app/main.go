@@ -1,0 +1,40 @@
+// Command app is a fixture for the goexe tests: a net/http server (so the
+// binary links the functions spanprobe probes) plus functions with known
+// shapes. It is built, never run.
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+
+	"example.com/dep"
+)
+
+// classify has several return paths and a stack frame.
+//
+//go:noinline
+func classify(n int) string {
+	if n < 0 {
+		return "negative"
+	}
+	if n == 0 {
+		return "zero"
+	}
+	if n > 100 {
+		return fmt.Sprint("big ", n)
+	}
+	return "small"
+}
+
+// add is a frameless leaf: no stack check, no PUSHQ BP.
+//
+//go:noinline
+func add(a, b int) int { return a + b }
+
+func main() {
+	fmt.Println(classify(len(os.Args)), add(1, 2), dep.Name)
+	if len(os.Args) > 1 {
+		_ = http.ListenAndServe(os.Args[1], nil)
+	}
+}

@@ -1,0 +1,95 @@
+package goexe
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+var toolchainDir = flag.String("goexe.toolchains", "", "directory of Go toolchains named goX.Y.Z (GOROOTs) to check each release against")
+
+// TestToolchains builds the app fixture with every toolchain under
+// -goexe.toolchains, plain and stripped, and checks what the agent relies
+// on: function addresses, .gopclntab against .symtab, RETs against that
+// release's objdump, and the entry site (PUSHQ BP from Go 1.21 on).
+func TestToolchains(t *testing.T) {
+	if *toolchainDir == "" {
+		t.Skip("no toolchains: pass -goexe.toolchains=DIR (GOROOTs named go1.17.13, go1.22.12, ...)")
+	}
+	goroots, err := filepath.Glob(filepath.Join(*toolchainDir, "go1.*"))
+	if err != nil || len(goroots) == 0 {
+		t.Fatalf("no go1.* toolchains in %s (%v)", *toolchainDir, err)
+	}
+	for _, goroot := range goroots {
+		t.Run(filepath.Base(goroot), func(t *testing.T) {
+			want, err := ParseVersion(filepath.Base(goroot))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Outside the repository, so no release tries to stamp VCS
+			// information.
+			src := t.TempDir()
+			if err := os.CopyFS(src, os.DirFS("testdata")); err != nil {
+				t.Fatal(err)
+			}
+			goCmd := func() *exec.Cmd {
+				cmd := exec.Command(filepath.Join(goroot, "bin", "go"))
+				cmd.Dir = filepath.Join(src, "app")
+				// GOENV=off: releases before 1.18 reject -buildvcs in
+				// the machine's go env file.
+				cmd.Env = append(os.Environ(), "GOENV=off", "GOFLAGS=", "GOROOT="+goroot,
+					"GOTOOLCHAIN=local", "GOWORK=off", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+				return cmd
+			}
+			plain, stripped := filepath.Join(src, "plain"), filepath.Join(src, "stripped")
+			for _, args := range [][]string{{"-o", plain}, {"-o", stripped, "-ldflags=-s -w"}} {
+				cmd := goCmd()
+				cmd.Args = append(append(cmd.Args, "build"), append(args, ".")...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s: %v\n%s", cmd, err, out)
+				}
+			}
+			for _, path := range []string{plain, stripped} {
+				b, err := Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				if b.GoVersion != want {
+					t.Errorf("GoVersion = %v, want %v", b.GoVersion, want)
+				}
+				for _, fn := range probedFuncs {
+					f, err := b.Func(fn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if addr, _ := symbolAddr(t, plain, fn); f.Addr != addr {
+						t.Errorf("%s: Func(%q).Addr = %#x, want %#x", path, fn, f.Addr, addr)
+					}
+				}
+				f, err := b.Func("main.classify")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := b.EntrySite(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if isPush := s.Inst == "PUSHQ BP"; isPush != want.AtLeast(1, 21) || isPush != (s.Addr != f.Addr) {
+					t.Errorf("%s: EntrySite = %+v (func at %#x): want PUSHQ BP from Go 1.21 on, else the first instruction", path, s, f.Addr)
+				}
+			}
+			b, err := Open(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			checkPclntab(t, b)
+			for _, fn := range retFuncs {
+				checkRetSites(t, goCmd(), fn, plain, stripped)
+			}
+		})
+	}
+}
