@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -16,6 +17,16 @@ import (
 	"github.com/spanprobe/spanprobe/internal/health"
 	"github.com/spanprobe/spanprobe/internal/metrics"
 )
+
+// The exec helper must exec from the main thread: exec from another thread
+// makes the kernel keep that thread and end the old leader, and the probes,
+// which were attached to the process while the leader ran it, would be lost.
+// LockOSThread in init keeps main on the main thread.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == agent.ExecHelperArg {
+		runtime.LockOSThread()
+	}
+}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == agent.ExecHelperArg {
@@ -41,6 +52,12 @@ func run() int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if err := agent.CheckPrivileges(); err != nil {
+		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
+		return 1
+	}
+
+	// Bad input is one line, before anything else is said or started.
+	if err := agent.Check(cfg.agent); err != nil {
 		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
 		return 1
 	}

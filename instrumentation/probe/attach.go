@@ -99,7 +99,6 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		}
 		lb, links, sites, err := a.attachBundle(ex, b, res, opts)
 		if err != nil {
-			log.Warn("skipping bundle", "probe", b.Name, "error", err)
 			skipped = append(skipped, fmt.Errorf("%s: %w", b.Name, err))
 			continue
 		}
@@ -109,10 +108,14 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		a.Sites += sites
 	}
 	switch {
-	case len(a.loaded) == 0 && len(skipped) > 0:
+	case len(a.loaded) > 0:
+		for _, err := range skipped {
+			log.Warn("skipping bundle", "error", err) // the others trace on
+		}
+	case len(skipped) > 0:
 		// A library is there but cannot be probed: say why, attach nothing.
 		return nil, fmt.Errorf("instrumenting %s (%s): %w", path, bin.GoVersion, errors.Join(skipped...))
-	case len(a.loaded) == 0:
+	default:
 		return nil, fmt.Errorf("instrumenting %s: %w", path, ErrNothingToTrace)
 	}
 	if a.reader, err = ringbuf.NewReader(a.events); err != nil {

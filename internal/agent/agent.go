@@ -115,6 +115,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	if err != nil {
 		return nil, err
 	}
+	a.attached.Add(1) // ready from the moment the probes are in place; serve undoes it
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
 		"bundles", att.Bundles, "sites", att.Sites, "elapsed", time.Since(start).Round(time.Millisecond))
 	return att, nil
@@ -126,7 +127,6 @@ func (a *Agent) serve(ctx context.Context, t target) {
 		<-ctx.Done()
 		return
 	}
-	a.attached.Add(1)
 	defer a.attached.Add(-1)
 	defer t.att.Close()
 	emit := func(pid uint32, s *tracetest.SpanStub) {

@@ -32,6 +32,42 @@ func ExecHelper(args []string) error {
 	return syscall.Exec(args[0], args[1:], os.Environ())
 }
 
+// Check validates the target before anything starts, so that bad input is
+// one clear error: a missing process, a program that is not a Go binary or
+// is too old. An --exe path that is not visible here (a sidecar sees the
+// app's files only through /proc) is left to the scan.
+func Check(cfg Config) error {
+	var path string
+	switch {
+	case len(cfg.Launch) > 0:
+		p, err := exec.LookPath(cfg.Launch[0])
+		if err != nil {
+			return fmt.Errorf("finding program %s: %w", cfg.Launch[0], err)
+		}
+		path = p
+	case cfg.PID != 0:
+		if err := checkProcess(cfg.PID); err != nil {
+			return err
+		}
+		path = procExe(cfg.PID)
+	case cfg.Exe != "":
+		if _, err := os.Stat(cfg.Exe); err != nil {
+			return nil
+		}
+		path = cfg.Exe
+	default:
+		return errors.New("no target: give a program after --, --pid or --exe")
+	}
+	bin, err := Open(path)
+	if err != nil {
+		if cfg.PID != 0 {
+			return fmt.Errorf("process %d: %w", cfg.PID, err)
+		}
+		return err
+	}
+	return bin.Close()
+}
+
 // runLaunch starts the program so that the probes are in place before its
 // first instruction: the child is the agent itself, blocked on a pipe, with
 // the program's PID; once the uprobes are attached to that PID it execs the

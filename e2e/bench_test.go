@@ -1,0 +1,398 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/spanprobe/spanprobe/internal/otlptest"
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkAgentOverhead measures what the agent costs the traced app: wrk
+// (a separate process) loads GET /hello for a fixed time without the agent
+// (baseline), with `spanprobe --pid` exporting every span to an OTLP receiver
+// in this process (agent), and with export disabled (agent-noexport: probes,
+// ring buffer and span building only), alternating twice to spread the noise
+// of a shared 2-core machine over all modes. One iteration does everything;
+// run it as
+//
+//	go test ./e2e -run '^$' -bench AgentOverhead -benchtime 1x
+//
+// SPANPROBE_BENCH_DURATION (default 10s) sets the length of each wrk run.
+// Besides req/s and latency it reports the app's CPU per request, uprobe
+// hits per request and BPF run time per hit (BPF statistics and bpftool), the agent's CPU per span and peak RSS, and this process's CPU
+// per span (the receiver competes for the same cores). It prints a table,
+// then one machine-readable line starting with "spanprobe_bench_summary".
+func BenchmarkAgentOverhead(b *testing.B) {
+	requireBPF(b)
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Skip("wrk not installed (apt-get install wrk)")
+	}
+	dur := 10 * time.Second
+	if v := os.Getenv("SPANPROBE_BENCH_DURATION"); v != "" {
+		if dur, err = time.ParseDuration(v); err != nil {
+			b.Fatalf("SPANPROBE_BENCH_DURATION=%q: %v", v, err)
+		}
+	}
+	stats := enableBPFStats(b)
+
+	a := startApp(b, bins.app)
+	url := "http://" + a.addr + "/hello"
+	runWrk(b, wrk, url, a.pid(), 2*time.Second) // warm-up: connections, page cache, CPU frequency
+
+	var rows []benchRow
+	for round := 1; round <= 2; round++ {
+		base := runWrk(b, wrk, url, a.pid(), dur)
+		rows = append(rows, benchRow{round: round, mode: "baseline", wrkResult: base})
+		for _, export := range []bool{true, false} {
+			r := measureAgent(b, wrk, url, a.pid(), dur, stats, export)
+			r.round = round
+			rows = append(rows, r)
+		}
+	}
+	s := summarize(rows)
+	printBench(rows, s)
+	b.ReportMetric(s["agent"].ThroughputRatio, "throughput_ratio")
+	b.ReportMetric(s["agent-noexport"].ThroughputRatio, "noexport_throughput_ratio")
+	b.ReportMetric(s["agent"].UprobeHitsPerRequest, "uprobe_hits/req")
+	b.ReportMetric(s["agent"].AgentCPUPerSpanUS, "agent_cpu_us/span")
+}
+
+// wrkResult is what one wrk run reports.
+type wrkResult struct {
+	requests int
+	rps      float64
+	p50, p99 time.Duration
+	appCPU   time.Duration // the app's utime+stime during the run
+}
+
+func (r wrkResult) appCPUPerReq() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return (r.appCPU / time.Duration(r.requests)).Round(10 * time.Nanosecond)
+}
+
+// benchRow is one measured phase.
+type benchRow struct {
+	round int
+	mode  string // baseline | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
+	wrkResult
+	spans      int           // spans the receiver got
+	records    int           // spanprobe_ringbuf_records_read_total: spans built
+	dropped    float64       // spanprobe_spans_dropped_total
+	uprobeHits int64         // run_cnt delta of the agent's uprobe_ programs; -1 unknown
+	bpfTime    time.Duration // run_time_ns delta of the same programs
+	cpu        time.Duration
+	rcvCPU     time.Duration // this process (the OTLP receiver) over the same window
+	maxRSS     int64         // bytes, VmHWM
+}
+
+var (
+	wrkRequestsRE = regexp.MustCompile(`(\d+) requests in`)
+	wrkRPSRE      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkPctRE      = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$`)
+	wrkErrorsRE   = regexp.MustCompile(`Socket errors:.*|Non-2xx or 3xx responses:.*`)
+)
+
+func runWrk(b *testing.B, wrk, url string, appPID int, d time.Duration) wrkResult {
+	b.Helper()
+	cpu0 := procCPU(b, appPID)
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	cmd := exec.CommandContext(timeout(b, d+time.Minute), wrk, "-t1", "-c32", "-d"+strconv.Itoa(secs)+"s", "--latency", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	text := string(out)
+	if m := wrkErrorsRE.FindString(text); m != "" {
+		b.Fatalf("wrk saw failures (%s):\n%s", m, text)
+	}
+	r := wrkResult{appCPU: procCPU(b, appPID) - cpu0}
+	m := wrkRequestsRE.FindStringSubmatch(text)
+	m2 := wrkRPSRE.FindStringSubmatch(text)
+	if m == nil || m2 == nil {
+		b.Fatalf("unexpected wrk output:\n%s", text)
+	}
+	r.requests, _ = strconv.Atoi(m[1])
+	r.rps, _ = strconv.ParseFloat(m2[1], 64)
+	for _, p := range wrkPctRE.FindAllStringSubmatch(text, -1) {
+		d, err := time.ParseDuration(p[2] + p[3])
+		if err != nil {
+			b.Fatalf("wrk latency %q: %v", p[0], err)
+		}
+		if p[1] == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	if r.p50 == 0 || r.p99 == 0 {
+		b.Fatalf("no latency distribution in wrk output:\n%s", text)
+	}
+	return r
+}
+
+// measureAgent attaches the agent to the app, runs wrk and collects the
+// agent's costs: CPU, peak RSS, uprobe hits, spans delivered.
+// Without export (OTEL_TRACES_EXPORTER=none) it shows the cost of probes,
+// ring buffer and span building alone.
+func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats, export bool) benchRow {
+	b.Helper()
+	rcv := otlptest.Start(b)
+	defer rcv.Stop()
+	health := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	before := uprobeRunCounts(b)
+	env, mode := otlpEnv(rcv.Endpoint()), "agent"
+	if !export {
+		env, mode = agentEnv("OTEL_TRACES_EXPORTER=none"), "agent-noexport"
+	}
+	agent := startAgent(b, env, "--pid", strconv.Itoa(pid), "--health-addr", health)
+	waitAttached(b, agent)
+	ours := uprobeRunCounts(b)
+	for id := range before {
+		delete(ours, id) // programs of someone else
+	}
+
+	cpu0, self0 := procCPU(b, agent.pid()), procCPU(b, os.Getpid())
+	res := runWrk(b, wrk, url, pid, d)
+	// Let the export pipeline drain: the span count stops moving.
+	last, still := -1, 0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 5; {
+		time.Sleep(200 * time.Millisecond)
+		if n := len(rcv.Spans()); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	cpu := procCPU(b, agent.pid()) - cpu0
+	rcvCPU := procCPU(b, os.Getpid()) - self0
+	rss := procHWM(b, agent.pid())
+	m := scrape(b, health)
+	after := uprobeRunCounts(b)
+	agent.stop(b, 30*time.Second)
+
+	hits, bpfTime := int64(-1), time.Duration(0)
+	if stats && len(ours) > 0 {
+		hits = 0
+		for id, c0 := range ours {
+			hits += after[id].runs - c0.runs
+			bpfTime += after[id].time - c0.time
+		}
+	}
+	return benchRow{
+		mode: mode, wrkResult: res, spans: len(rcv.Spans()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")),
+		dropped: m.sum("spanprobe_spans_dropped_total", ""), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: rss,
+	}
+}
+
+// enableBPFStats turns on BPF run-time statistics (run_cnt, run_time_ns)
+// until the benchmark ends. It uses BPF_ENABLE_STATS rather than writing
+// kernel.bpf_stats_enabled: the kernel counts the holders of the returned
+// descriptor, so concurrent users cannot switch statistics off under each
+// other and nothing is left on if the benchmark dies. It reports false when
+// statistics are unavailable or bpftool is missing.
+func enableBPFStats(b *testing.B) bool {
+	b.Helper()
+	if _, err := exec.LookPath("bpftool"); err != nil {
+		b.Log("bpftool not installed: uprobe hits per request not measured")
+		return false
+	}
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		b.Logf("enabling BPF statistics: %v", err)
+		return false
+	}
+	b.Cleanup(func() { stats.Close() })
+	return true
+}
+
+type progStats struct {
+	runs int64
+	time time.Duration
+}
+
+// uprobeRunCounts returns run_cnt and run_time_ns by program ID for programs
+// named uprobe_*.
+func uprobeRunCounts(b *testing.B) map[int]progStats {
+	b.Helper()
+	out, err := exec.Command("bpftool", "-j", "prog", "show").Output()
+	if err != nil {
+		return nil
+	}
+	var progs []struct {
+		ID     int    `json:"id"`
+		Name   string `json:"name"`
+		RunCnt int64  `json:"run_cnt"`
+		RunNS  int64  `json:"run_time_ns"`
+	}
+	if err := json.Unmarshal(out, &progs); err != nil {
+		b.Fatalf("parsing bpftool output: %v", err)
+	}
+	m := map[int]progStats{}
+	for _, p := range progs {
+		if strings.HasPrefix(p.Name, "uprobe_") {
+			m[p.ID] = progStats{runs: p.RunCnt, time: time.Duration(p.RunNS)}
+		}
+	}
+	return m
+}
+
+// procCPU returns utime+stime of pid from /proc/PID/stat.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(data)
+	// Fields after the parenthesised comm; utime and stime are fields 14 and 15.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+// procHWM returns the peak resident set size of pid.
+func procHWM(b *testing.B, pid int) int64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// modeSummary averages the rounds of one mode.
+type modeSummary struct {
+	RPS             float64 `json:"rps"`
+	P50MS           float64 `json:"p50_ms"`
+	P99MS           float64 `json:"p99_ms"`
+	ThroughputRatio float64 `json:"throughput_ratio,omitempty"` // rps / baseline rps
+	Requests        int     `json:"requests"`
+	AppCPUPerReqUS  float64 `json:"app_cpu_us_per_request"`
+	Spans           int     `json:"spans_received,omitempty"`
+	Dropped         float64 `json:"spans_dropped,omitempty"`
+	// UprobeHitsPerRequest is -1 when not measured.
+	UprobeHitsPerRequest float64 `json:"uprobe_hits_per_request,omitempty"`
+	AgentCPUPerSpanUS    float64 `json:"agent_cpu_us_per_span,omitempty"`
+	AgentMaxRSSMiB       float64 `json:"agent_max_rss_mib,omitempty"`
+}
+
+// benchSummary is the machine-readable result, keyed by mode.
+type benchSummary map[string]*modeSummary
+
+func summarize(rows []benchRow) benchSummary {
+	s := benchSummary{}
+	n := map[string]int{}
+	hits := map[string]int64{}
+	records := map[string]int{}
+	cpu := map[string]time.Duration{}
+	appCPU := map[string]time.Duration{}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for _, r := range rows {
+		m := s[r.mode]
+		if m == nil {
+			m = &modeSummary{}
+			s[r.mode] = m
+		}
+		n[r.mode]++
+		m.RPS += r.rps
+		m.P50MS += ms(r.p50)
+		m.P99MS += ms(r.p99)
+		m.Requests += r.requests
+		appCPU[r.mode] += r.appCPU
+		if r.mode == "baseline" {
+			continue
+		}
+		m.Spans += r.spans
+		m.Dropped += r.dropped
+		records[r.mode] += r.records
+		cpu[r.mode] += r.cpu
+		if r.uprobeHits < 0 || hits[r.mode] < 0 {
+			hits[r.mode] = -1
+		} else {
+			hits[r.mode] += r.uprobeHits
+		}
+		m.AgentMaxRSSMiB = max(m.AgentMaxRSSMiB, float64(r.maxRSS)/(1<<20))
+	}
+	for mode, m := range s {
+		k := float64(n[mode])
+		m.RPS /= k
+		m.P50MS /= k
+		m.P99MS /= k
+		if m.Requests > 0 {
+			m.AppCPUPerReqUS = float64(appCPU[mode]) / float64(time.Microsecond) / float64(m.Requests)
+		}
+		if mode == "baseline" {
+			continue
+		}
+		if b := s["baseline"]; b != nil && b.RPS > 0 {
+			m.ThroughputRatio = m.RPS / b.RPS
+		}
+		m.UprobeHitsPerRequest = -1
+		if hits[mode] >= 0 && m.Requests > 0 {
+			m.UprobeHitsPerRequest = float64(hits[mode]) / float64(m.Requests)
+		}
+		if records[mode] > 0 {
+			m.AgentCPUPerSpanUS = float64(cpu[mode]) / float64(time.Microsecond) / float64(records[mode])
+		}
+	}
+	return s
+}
+
+func printBench(rows []benchRow, s benchSummary) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\tagent max RSS\treceiver CPU/span\t")
+	for _, r := range rows {
+		if r.mode == "baseline" {
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
+			continue
+		}
+		hits, perHit := "n/a", "n/a"
+		if r.uprobeHits >= 0 {
+			hits = fmt.Sprintf("%.2f", float64(r.uprobeHits)/float64(r.requests))
+		}
+		if r.uprobeHits > 0 {
+			perHit = (r.bpfTime / time.Duration(r.uprobeHits)).String()
+		}
+		perSpan, rcvPerSpan := "n/a", "-"
+		if r.records > 0 {
+			perSpan = (r.cpu / time.Duration(r.records)).Round(10 * time.Nanosecond).String()
+		}
+		if r.spans > 0 {
+			rcvPerSpan = (r.rcvCPU / time.Duration(r.spans)).Round(10 * time.Nanosecond).String()
+		}
+		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%.1f MiB\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
+			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, float64(r.maxRSS)/(1<<20), rcvPerSpan)
+	}
+	w.Flush()
+	base := s["baseline"]
+	for _, mode := range []string{"agent", "agent-noexport"} {
+		if m := s[mode]; m != nil && base != nil {
+			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms\n",
+				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS)
+		}
+	}
+	j, _ := json.Marshal(s)
+	fmt.Printf("spanprobe_bench_summary %s\n", j)
+}

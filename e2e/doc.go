@@ -1,0 +1,22 @@
+// Package e2e holds the end-to-end tests of spanprobe: they build the agent
+// and the sample applications (e2e/sampleapp, e2e/testdata/nohttp) into a
+// temporary directory, run the agent against real processes and check the
+// spans that arrive at an in-test OTLP receiver (internal/otlptest) or at a
+// real Jaeger.
+//
+// Tests that load eBPF programs need root (CAP_BPF and CAP_PERFMON); without
+// it they skip. Everything listens on loopback only.
+//
+//	go test ./e2e                                   # the tests
+//	go test ./e2e -run TestServerSpansJaeger -v     # needs Jaeger: SPANPROBE_JAEGER_BIN or e2e/jaeger/install.sh
+//	go test ./e2e -run '^$' -bench AgentOverhead    # the overhead benchmark (wrk, bpftool)
+//
+// The Jaeger test runs Jaeger v2 with a minimal configuration on free ports
+// (OTLP/gRPC in, memory storage, query API). It builds Jaeger on first use
+// when SPANPROBE_JAEGER_BIN is unset, which takes minutes: give go test a
+// -timeout of 30m on a cold cache. When the build fails the test skips,
+// unless CI=true.
+//
+// Child processes get SIGKILL when the test binary dies (Pdeathsig), so an
+// interrupted run leaves no app, agent or Jaeger behind.
+package e2e
