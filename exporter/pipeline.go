@@ -70,6 +70,11 @@ type Pipeline struct {
 	stopped bool
 
 	stop chan struct{} // closed by Shutdown
+	// full is signalled when a whole batch is queued. The worker sleeps on
+	// it and its timer instead of on the queue, so spans do not wake it one
+	// by one: a goroutine wake-up per span is a thread wake-up under load,
+	// which costs more than the span itself on virtualised hosts.
+	full chan struct{}
 	done chan struct{} // closed when the worker returns
 
 	// exportCtx is the parent of every export; Shutdown cancels it when its
@@ -101,6 +106,7 @@ func New(ctx context.Context, cfg Config, reg *metrics.Registry, log *slog.Logge
 		cfg:  cfg,
 		log:  log,
 		stop: make(chan struct{}),
+		full: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	const droppedHelp = "Spans lost before reaching the exporter's destination, by reason."
@@ -182,6 +188,12 @@ func (p *Pipeline) Enqueue(s sdktrace.ReadOnlySpan) {
 	default:
 		select {
 		case p.queue <- s:
+			if len(p.queue) >= p.cfg.MaxExportBatchSize {
+				select {
+				case p.full <- struct{}{}:
+				default:
+				}
+			}
 		default:
 			p.m.queueFull.Inc()
 		}
@@ -228,16 +240,17 @@ func (p *Pipeline) run() {
 	defer timer.Stop()
 	for {
 		select {
-		case s := <-p.queue:
-			batch = append(batch, s)
-			if len(batch) < p.cfg.MaxExportBatchSize {
-				continue
+		case <-p.full:
+			// Export whole batches only; a partial one waits for the timer.
+			for len(p.queue) >= p.cfg.MaxExportBatchSize {
+				batch = p.take(batch)
+				p.export(batch)
+				batch = resetBatch(batch)
 			}
-			p.export(batch)
-			batch = resetBatch(batch)
 			timer.Reset(p.cfg.ScheduleDelay)
 		case <-timer.C:
-			if len(batch) > 0 {
+			for len(p.queue) > 0 {
+				batch = p.take(batch)
 				p.export(batch)
 				batch = resetBatch(batch)
 			}
@@ -249,6 +262,19 @@ func (p *Pipeline) run() {
 	}
 }
 
+// take appends queued spans to batch until it is full or the queue empty.
+func (p *Pipeline) take(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	for len(batch) < p.cfg.MaxExportBatchSize {
+		select {
+		case s := <-p.queue:
+			batch = append(batch, s)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // drain exports what is pending at Shutdown. Enqueue can no longer add to the
 // queue, so reading until it is empty sees every span. After a failed export
 // (or the end of Shutdown's ctx) the rest is counted rather than tried: with
@@ -256,15 +282,7 @@ func (p *Pipeline) run() {
 func (p *Pipeline) drain(batch []sdktrace.ReadOnlySpan) {
 	giveUp := false
 	for {
-	fill:
-		for len(batch) < p.cfg.MaxExportBatchSize {
-			select {
-			case s := <-p.queue:
-				batch = append(batch, s)
-			default:
-				break fill
-			}
-		}
+		batch = p.take(batch)
 		if len(batch) == 0 {
 			return
 		}
