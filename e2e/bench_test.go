@@ -3,9 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,25 +15,26 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/spanprobe/spanprobe/internal/otlptest"
 	"golang.org/x/sys/unix"
 )
 
 // BenchmarkAgentOverhead measures what the agent costs the traced app: wrk
 // (a separate process) loads GET /hello for a fixed time without the agent
 // (baseline), with `spanprobe --pid` exporting every span to an OTLP receiver
-// in this process (agent), and with export disabled (agent-noexport: probes,
-// ring buffer and span building only), alternating twice to spread the noise
-// of a shared 2-core machine over all modes. One iteration does everything;
-// run it as
+// in this process that only counts spans (agent; see spanCounter), and with
+// export disabled (agent-noexport: probes, ring buffer and span building
+// only), alternating twice to spread the noise of a shared 2-core machine
+// over all modes. One iteration does everything; run it as
 //
 //	go test ./e2e -run '^$' -bench AgentOverhead -benchtime 1x
 //
 // SPANPROBE_BENCH_DURATION (default 10s) sets the length of each wrk run.
 // Besides req/s and latency it reports the app's CPU per request, uprobe
-// hits per request and BPF run time per hit (BPF statistics and bpftool), the agent's CPU per span and peak RSS, and this process's CPU
-// per span (the receiver competes for the same cores). It prints a table,
-// then one machine-readable line starting with "spanprobe_bench_summary".
+// hits per request and BPF run time per hit (BPF statistics and bpftool), the
+// agent's CPU per span and peak RSS, and this process's CPU per span (the
+// receiver competes for the same cores). It prints a table, the agent's drop
+// reasons when it dropped spans, then one machine-readable line starting with
+// "spanprobe_bench_summary".
 func BenchmarkAgentOverhead(b *testing.B) {
 	requireBPF(b)
 	wrk, err := exec.LookPath("wrk")
@@ -88,11 +91,12 @@ type benchRow struct {
 	round int
 	mode  string // baseline | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
 	wrkResult
-	spans      int           // spans the receiver got
-	records    int           // spanprobe_ringbuf_records_read_total: spans built
-	dropped    float64       // spanprobe_spans_dropped_total
-	uprobeHits int64         // run_cnt delta of the agent's uprobe_ programs; -1 unknown
-	bpfTime    time.Duration // run_time_ns delta of the same programs
+	spans      int                // spans the receiver got
+	records    int                // spanprobe_ringbuf_records_read_total: spans built
+	dropped    float64            // spanprobe_spans_dropped_total
+	drops      map[string]float64 // the same by reason, non-zero only
+	uprobeHits int64              // run_cnt delta of the agent's uprobe_ programs; -1 unknown
+	bpfTime    time.Duration      // run_time_ns delta of the same programs
 	cpu        time.Duration
 	rcvCPU     time.Duration // this process (the OTLP receiver) over the same window
 	maxRSS     int64         // bytes, VmHWM
@@ -149,11 +153,11 @@ func runWrk(b *testing.B, wrk, url string, appPID int, d time.Duration) wrkResul
 // ring buffer and span building alone.
 func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats, export bool) benchRow {
 	b.Helper()
-	rcv := otlptest.Start(b)
-	defer rcv.Stop()
+	rcv := startSpanCounter(b)
+	defer rcv.stop()
 	health := fmt.Sprintf("127.0.0.1:%d", freePort(b))
 	before := uprobeRunCounts(b)
-	env, mode := otlpEnv(rcv.Endpoint()), "agent"
+	env, mode := otlpEnv(rcv.addr), "agent"
 	if !export {
 		env, mode = agentEnv("OTEL_TRACES_EXPORTER=none"), "agent-noexport"
 	}
@@ -167,10 +171,10 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	cpu0, self0 := procCPU(b, agent.pid()), procCPU(b, os.Getpid())
 	res := runWrk(b, wrk, url, pid, d)
 	// Let the export pipeline drain: the span count stops moving.
-	last, still := -1, 0
+	last, still := int64(-1), 0
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 5; {
 		time.Sleep(200 * time.Millisecond)
-		if n := len(rcv.Spans()); n == last {
+		if n := rcv.spans.Load(); n == last {
 			still++
 		} else {
 			last, still = n, 0
@@ -192,9 +196,23 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 		}
 	}
 	return benchRow{
-		mode: mode, wrkResult: res, spans: len(rcv.Spans()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")),
-		dropped: m.sum("spanprobe_spans_dropped_total", ""), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: rss,
+		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")),
+		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: rss,
 	}
+}
+
+// dropReasons returns the non-zero spanprobe_spans_dropped_total series by
+// their reason label, so that a run that lost spans says why.
+func dropReasons(m metrics) map[string]float64 {
+	drops := map[string]float64{}
+	for k, v := range m.series {
+		if labels, ok := strings.CutPrefix(k, "spanprobe_spans_dropped_total{"); ok && v > 0 {
+			_, reason, _ := strings.Cut(labels, `reason="`)
+			reason, _, _ = strings.Cut(reason, `"`)
+			drops[reason] += v
+		}
+	}
+	return drops
 }
 
 // enableBPFStats turns on BPF run-time statistics (run_cnt, run_time_ns)
@@ -386,6 +404,15 @@ func printBench(rows []benchRow, s benchSummary) {
 			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, float64(r.maxRSS)/(1<<20), rcvPerSpan)
 	}
 	w.Flush()
+	for _, r := range rows {
+		if len(r.drops) > 0 {
+			fmt.Printf("round %d %s dropped:", r.round, r.mode)
+			for _, reason := range slices.Sorted(maps.Keys(r.drops)) {
+				fmt.Printf(" %s=%.0f", reason, r.drops[reason])
+			}
+			fmt.Println()
+		}
+	}
 	base := s["baseline"]
 	for _, mode := range []string{"agent", "agent-noexport"} {
 		if m := s[mode]; m != nil && base != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
 // requireBPF is the one place that decides whether a test may load eBPF.
@@ -39,6 +41,7 @@ func TestBundlesPassVerifier(t *testing.T) {
 					}
 				}
 			}
+			probe.PrepareSpec(spec) // load exactly as Attach does
 			coll, err := ebpf.NewCollection(spec)
 			var verr *ebpf.VerifierError
 			if errors.As(err, &verr) {
