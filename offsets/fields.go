@@ -1,0 +1,84 @@
+package offsets
+
+import "strings"
+
+// StdModule is the module name used for the standard library and the
+// runtime. Its versions are Go versions ("go1.22.3").
+const StdModule = "std"
+
+// Field names one struct field whose offset a probe needs.
+type Field struct {
+	// Module is the module that defines Package: StdModule for the standard
+	// library, else a module path such as "github.com/lib/pq". Table entries
+	// are keyed by the version of this module found in the target.
+	Module string
+	// Package is the import path, as DWARF spells it ("net/http").
+	Package string
+	// Type is the struct type name inside Package ("Request").
+	Type string
+	// Name is the field name ("Method").
+	Name string
+	// Optional fields exist in some versions only; the generator records
+	// them as absent elsewhere instead of failing.
+	Optional bool
+	// Note says, for people, when the field exists or why a probe needs it.
+	Note string
+}
+
+// Key is the lookup key: "<import path>.<Type>.<field>".
+func (f Field) Key() string { return f.Struct() + "." + f.Name }
+
+// Struct is the DWARF name of the struct type: "<import path>.<Type>".
+func (f Field) Struct() string { return f.Package + "." + f.Type }
+
+// fields is kept sorted by key; TestFieldsSorted checks it.
+var fields = []Field{
+	{Module: StdModule, Package: "bufio", Type: "Reader", Name: "buf", Note: "[]byte holding the request bytes read from the connection"},
+	{Module: StdModule, Package: "bufio", Type: "Reader", Name: "r", Note: "read position in buf"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "Host"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "Method"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "Pattern", Optional: true, Note: "string, go1.23+: the matched ServeMux pattern"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "ProtoMajor"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "ProtoMinor"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "RemoteAddr"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "URL"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "pat", Optional: true, Note: "*pattern, go1.22+: the matched ServeMux pattern; go1.23+ keeps it next to Pattern, at another offset"},
+	{Module: StdModule, Package: "net/http", Type: "conn", Name: "bufr"},
+	{Module: StdModule, Package: "net/http", Type: "pattern", Name: "str", Optional: true, Note: "string, go1.22+: the pattern as registered"},
+	{Module: StdModule, Package: "net/http", Type: "response", Name: "conn"},
+	{Module: StdModule, Package: "net/http", Type: "response", Name: "req"},
+	{Module: StdModule, Package: "net/http", Type: "response", Name: "status"},
+	{Module: StdModule, Package: "net/http", Type: "response", Name: "wroteHeader"},
+	{Module: StdModule, Package: "net/url", Type: "URL", Name: "Path"},
+	{Module: StdModule, Package: "net/url", Type: "URL", Name: "Scheme"},
+	{Module: StdModule, Package: "runtime", Type: "g", Name: "goid"},
+}
+
+// Fields returns every field the probes need, sorted by key. The slice is a
+// copy.
+func Fields() []Field {
+	out := make([]Field, len(fields))
+	copy(out, fields)
+	return out
+}
+
+// FieldByKey returns the field with the given key.
+func FieldByKey(key string) (Field, bool) {
+	for _, f := range fields {
+		if f.Key() == key {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// structOfKey returns the DWARF struct name of any key, registered or not:
+// field names never contain a dot, so the struct is everything before the
+// last one.
+func structOfKey(key string) (structName, field string, ok bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i <= 0 || i == len(key)-1 {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
+}
