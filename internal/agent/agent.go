@@ -184,8 +184,8 @@ type lazyDWARFResolver struct {
 
 func (r *lazyDWARFResolver) Offset(key string) (uint64, error) {
 	v, err := r.table.Offset(key)
-	if err == nil || !errors.Is(err, offsets.ErrUnknownOffset) || !r.bin.HasDWARF {
-		return v, err
+	if err == nil || !errors.Is(err, offsets.ErrUnknownOffset) || errors.Is(err, offsets.ErrFieldAbsent) || !r.bin.HasDWARF {
+		return v, err // found, or known not to exist in this version: no DWARF needed
 	}
 	r.once.Do(func() {
 		r.full = r.table
