@@ -31,7 +31,7 @@ func (f Field) Key() string { return f.Struct() + "." + f.Name }
 // Struct is the DWARF name of the struct type: "<import path>.<Type>".
 func (f Field) Struct() string { return f.Package + "." + f.Type }
 
-// fields is kept sorted by key; TestFieldsSorted checks it.
+// fields is kept sorted by key; TestFieldsRegistry checks it.
 var fields = []Field{
 	{Module: StdModule, Package: "bufio", Type: "Reader", Name: "buf", Note: "[]byte holding the request bytes read from the connection"},
 	{Module: StdModule, Package: "bufio", Type: "Reader", Name: "r", Note: "read position in buf"},
@@ -41,6 +41,7 @@ var fields = []Field{
 	{Module: StdModule, Package: "net/http", Type: "Request", Name: "ProtoMajor"},
 	{Module: StdModule, Package: "net/http", Type: "Request", Name: "ProtoMinor"},
 	{Module: StdModule, Package: "net/http", Type: "Request", Name: "RemoteAddr"},
+	{Module: StdModule, Package: "net/http", Type: "Request", Name: "TLS", Note: "*tls.ConnectionState, nil for plain HTTP: picks the url.scheme attribute"},
 	{Module: StdModule, Package: "net/http", Type: "Request", Name: "URL"},
 	{Module: StdModule, Package: "net/http", Type: "Request", Name: "pat", Optional: true, Note: "*pattern, go1.22+: the matched ServeMux pattern; go1.23+ keeps it next to Pattern, at another offset"},
 	{Module: StdModule, Package: "net/http", Type: "conn", Name: "bufr"},

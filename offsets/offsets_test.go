@@ -33,7 +33,7 @@ func TestFieldsRegistry(t *testing.T) {
 	for _, k := range []string{
 		"runtime.g.goid", "net/http.Request.Method", "net/http.Request.URL",
 		"net/http.Request.ProtoMajor", "net/http.Request.ProtoMinor", "net/http.Request.Host",
-		"net/http.Request.RemoteAddr", "net/http.Request.pat", "net/http.Request.Pattern",
+		"net/http.Request.RemoteAddr", "net/http.Request.TLS", "net/http.Request.pat", "net/http.Request.Pattern",
 		"net/http.pattern.str", "net/url.URL.Scheme", "net/url.URL.Path",
 		"net/http.response.conn", "net/http.response.req", "net/http.response.status",
 		"net/http.response.wroteHeader", "net/http.conn.bufr", "bufio.Reader.buf", "bufio.Reader.r",

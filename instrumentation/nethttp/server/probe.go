@@ -29,7 +29,7 @@ var Bundle = &probe.Bundle{
 		{Var: "off_request_proto_minor", Key: "net/http.Request.ProtoMinor"},
 		{Var: "off_request_host", Key: "net/http.Request.Host"},
 		{Var: "off_request_remote_addr", Key: "net/http.Request.RemoteAddr"},
-		{Var: "off_request_tls", Key: "net/http.Request.TLS", Optional: true},
+		{Var: "off_request_tls", Key: "net/http.Request.TLS"},
 		{Var: "off_request_pat", Key: "net/http.Request.pat", Optional: true},
 		{Var: "off_pattern_str", Key: "net/http.pattern.str", Optional: true},
 		{Var: "off_request_pattern", Key: "net/http.Request.Pattern", Optional: true},
@@ -53,9 +53,8 @@ var Bundle = &probe.Bundle{
 	Decode:    decode,
 }
 
-// constants tells the C where the matched ServeMux pattern lives (Go 1.22
-// keeps it in Request.pat, Go 1.23 added Request.Pattern; older has none)
-// and whether Request.TLS can be read.
+// constants tells the C where the matched ServeMux pattern lives: Go 1.22
+// keeps it in Request.pat, Go 1.23 added Request.Pattern; older has none.
 func constants(_ goexe.Version, found map[string]bool) map[string]any {
 	src := routeNone
 	switch {
@@ -64,9 +63,5 @@ func constants(_ goexe.Version, found map[string]bool) map[string]any {
 	case found["net/http.Request.pat"] && found["net/http.pattern.str"]:
 		src = routePatStr
 	}
-	tls := uint32(0)
-	if found["net/http.Request.TLS"] {
-		tls = 1
-	}
-	return map[string]any{"route_source": src, "tls_known": tls}
+	return map[string]any{"route_source": src}
 }

@@ -46,8 +46,6 @@ enum route_source {
 	ROUTE_PATTERN = 2, /* req.Pattern (go1.23+) */
 };
 volatile const u32 route_source = ROUTE_NONE;
-/* 0 when the offsets source lacks Request.TLS: the scheme is then "http". */
-volatile const u32 tls_known = 0;
 
 struct http_server_event {
 	struct event_header hdr;
@@ -134,7 +132,7 @@ int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 	ev->remote_len = READ_GO_STRING(ev->remote, req + off_request_remote_addr);
 	ev->proto_major = read_s64(req + off_request_proto_major);
 	ev->proto_minor = read_s64(req + off_request_proto_minor);
-	ev->tls = tls_known && read_ptr(req + off_request_tls) != 0;
+	ev->tls = read_ptr(req + off_request_tls) != 0;
 
 	void *conn = read_ptr(resp + off_response_conn);
 	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;

@@ -87,7 +87,6 @@ const (
 	serverVarOffResponseStatus                 = "off_response_status"
 	serverVarOffUrlPath                        = "off_url_path"
 	serverVarRouteSource                       = "route_source"
-	serverVarTlsKnown                          = "tls_known"
 )
 
 // loadServer returns the embedded CollectionSpec for server.
@@ -170,7 +169,6 @@ type serverVariableSpecs struct {
 	OffResponseStatus    *ebpf.VariableSpec `ebpf:"off_response_status"`
 	OffUrlPath           *ebpf.VariableSpec `ebpf:"off_url_path"`
 	RouteSource          *ebpf.VariableSpec `ebpf:"route_source"`
-	TlsKnown             *ebpf.VariableSpec `ebpf:"tls_known"`
 }
 
 // serverObjects contains all objects after they have been loaded into the kernel.
@@ -231,7 +229,6 @@ type serverVariables struct {
 	OffResponseStatus    *ebpf.Variable `ebpf:"off_response_status"`
 	OffUrlPath           *ebpf.Variable `ebpf:"off_url_path"`
 	RouteSource          *ebpf.Variable `ebpf:"route_source"`
-	TlsKnown             *ebpf.Variable `ebpf:"tls_known"`
 }
 
 // serverPrograms contains all programs after they have been loaded into the kernel.
