@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -300,14 +301,14 @@ func TestBatching(t *testing.T) {
 			}
 			// Nothing more may arrive before Shutdown.
 			time.Sleep(100 * time.Millisecond)
-			if got := sizes(rcv.Requests()); !equalInts(got, tt.wantSizes) {
+			if got := sizes(rcv.Requests()); !slices.Equal(got, tt.wantSizes) {
 				t.Errorf("batch sizes before Shutdown = %v, want %v", got, tt.wantSizes)
 			}
 			if err := shutdown(t, p, 5*time.Second); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
 			wantAll := append(append([]int(nil), tt.wantSizes...), tt.afterShut...)
-			if got := sizes(rcv.Requests()); !equalInts(got, wantAll) {
+			if got := sizes(rcv.Requests()); !slices.Equal(got, wantAll) {
 				t.Errorf("batch sizes after Shutdown = %v, want %v", got, wantAll)
 			}
 			if c := readCounts(reg); c.exported != uint64(tt.enqueue) || c.dropped() != 0 {
@@ -331,18 +332,6 @@ func sum(xs []int) int {
 		n += x
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestQueueFullWhileCollectorSlow holds the collector's answer so the worker

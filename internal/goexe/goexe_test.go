@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -560,23 +561,11 @@ func checkRetSites(t *testing.T, goCmd *exec.Cmd, fn string, paths ...string) []
 				t.Errorf("%s: byte at offset %#x is %#x, want RET (0xc3)", path, s.Offset, raw[0])
 			}
 		}
-		if !slicesEqual(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("%s: RetSites = %#x, objdump says %#x", path, got, want)
 		}
 	}
 	return want
-}
-
-func slicesEqual(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestEntrySite(t *testing.T) {

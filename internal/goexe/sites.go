@@ -37,15 +37,7 @@ const prologueLen = 8
 // first instruction, as do frameless leaf functions.
 func (b *Binary) EntrySite(f Func) (Site, error) {
 	var site Site
-	err := b.read(func() error {
-		code, err := b.code(f)
-		if err != nil {
-			return err
-		}
-		insts, err := decode(code, f.Addr)
-		if err != nil {
-			return err
-		}
+	err := b.decodeFunc(f, func(insts []inst) error {
 		if len(insts) == 0 {
 			return fmt.Errorf("function is empty")
 		}
@@ -132,15 +124,7 @@ func isScratch(a x86asm.Arg) bool { return a == x86asm.R12 || a == x86asm.R13 }
 // an End from .gopclntab includes decodes as one-byte instructions.
 func (b *Binary) RetSites(f Func) ([]Site, error) {
 	var sites []Site
-	err := b.read(func() error {
-		code, err := b.code(f)
-		if err != nil {
-			return err
-		}
-		insts, err := decode(code, f.Addr)
-		if err != nil {
-			return err
-		}
+	err := b.decodeFunc(f, func(insts []inst) error {
 		for _, in := range insts {
 			if in.Op == x86asm.RET {
 				sites = append(sites, b.site(f, in))
@@ -152,6 +136,22 @@ func (b *Binary) RetSites(f Func) ([]Site, error) {
 		return nil, fmt.Errorf("finding return sites of %s: %w", f.Name, err)
 	}
 	return sites, nil
+}
+
+// decodeFunc decodes f's instructions and hands them to fn while the
+// mapping is held.
+func (b *Binary) decodeFunc(f Func, fn func([]inst) error) error {
+	return b.read(func() error {
+		code, err := b.code(f)
+		if err != nil {
+			return err
+		}
+		insts, err := decode(code, f.Addr)
+		if err != nil {
+			return err
+		}
+		return fn(insts)
+	})
 }
 
 // code returns f's bytes from the mapping.
