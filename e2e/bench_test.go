@@ -364,15 +364,21 @@ func summarize(rows []benchRow) benchSummary {
 		if mode == "baseline" {
 			continue
 		}
-		if b := s["baseline"]; b != nil && b.RPS > 0 {
-			m.ThroughputRatio = m.RPS / b.RPS
-		}
 		m.UprobeHitsPerRequest = -1
 		if hits[mode] >= 0 && m.Requests > 0 {
 			m.UprobeHitsPerRequest = float64(hits[mode]) / float64(m.Requests)
 		}
 		if records[mode] > 0 {
 			m.AgentCPUPerSpanUS = float64(cpu[mode]) / float64(time.Microsecond) / float64(records[mode])
+		}
+	}
+	// Ratios only once every mode is averaged: map order would otherwise
+	// divide by the baseline's sum over rounds.
+	if b := s["baseline"]; b != nil && b.RPS > 0 {
+		for mode, m := range s {
+			if mode != "baseline" {
+				m.ThroughputRatio = m.RPS / b.RPS
+			}
 		}
 	}
 	return s
