@@ -647,7 +647,7 @@ func assemble(base uint64, pieces []piece) []byte {
 	return code
 }
 
-func TestPushBP(t *testing.T) {
+func TestEntryIndex(t *testing.T) {
 	var (
 		cmpSP     = []byte{0x49, 0x3b, 0x66, 0x10}                      // CMPQ SP, 0x10(R14)
 		cmpR12    = []byte{0x4d, 0x3b, 0x66, 0x10}                      // CMPQ R12, 0x10(R14)
@@ -661,6 +661,7 @@ func TestPushBP(t *testing.T) {
 		jmp       = []byte{0xe9}
 		call      = []byte{0xe8}
 		jne       = []byte{0x0f, 0x85}
+		subSP     = []byte{0x48, 0x83, 0xec, 0x18} // SUBQ $0x18, SP
 		nop       = []byte{0x90}
 		ret       = []byte{0xc3}
 		morestack = []piece{{label: "morestack", raw: spillAX}, {branch: call, target: "start"}, {raw: nop}, {branch: jmp, target: "start"}}
@@ -692,16 +693,32 @@ func TestPushBP(t *testing.T) {
 			want:   0,
 		},
 		{
+			name:   "go1.20 frame: the stack-check branch",
+			pieces: append([]piece{{label: "start", raw: cmpSP}, {branch: jbe, target: "morestack"}, {raw: subSP}, {raw: ret}}, morestack...),
+			want:   1,
+		},
+		{
+			name:   "go1.20 big frame: the stack-check branch",
+			pieces: append([]piece{{label: "start", raw: leaR12}, {raw: cmpR12}, {branch: jbe, target: "morestack"}, {raw: subSP}, {raw: ret}}, morestack...),
+			want:   2,
+		},
+		{
+			name: "branch back to the check",
+			pieces: append([]piece{{label: "start", raw: cmpSP}, {label: "chk", branch: jbe, target: "morestack"}, {raw: subSP},
+				{branch: jmp, target: "chk"}}, morestack...),
+			want: 0,
+		},
+		{
 			name: "loop back to the push",
 			pieces: append([]piece{{label: "start", raw: cmpSP}, {branch: jbe, target: "morestack"}, {label: "again", raw: pushq}, {raw: movBP},
 				{raw: []byte{0x5d}}, {branch: jne, target: "again"}, {raw: ret}}, morestack...),
-			want: 0,
+			want: 1, // the push runs more than once a call; the check does not
 		},
 		{
 			name: "branch to the push from below",
 			pieces: append([]piece{{label: "start", raw: cmpSP}, {branch: jbe, target: "morestack"}, {label: "p", raw: pushq}, {raw: movBP},
 				{raw: popRet}, {branch: jmp, target: "p"}}, morestack...),
-			want: 0,
+			want: 1,
 		},
 		{
 			name: "check branch that does not come back",
@@ -726,12 +743,8 @@ func TestPushBP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, ok := pushBP(insts, base)
-			if !ok {
-				got = 0
-			}
-			if got != tt.want {
-				t.Errorf("pushBP chose instruction %d, want %d", got, tt.want)
+			if got := entryIndex(insts, base); got != tt.want {
+				t.Errorf("entryIndex chose instruction %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ const prologueLen = 8
 
 // EntrySite picks the entry probe site of f: the prologue's PUSHQ BP when
 // every call runs it exactly once with the argument registers untouched,
-// else f's first instruction.
+// else the stack-check branch (see stackCheck), else f's first instruction.
 //
 // A Go 1.21+ amd64 prologue is
 //
@@ -34,23 +34,32 @@ const prologueLen = 8
 //
 // The morestack path re-enters at the function start, so PUSHQ BP runs once
 // per real call. Older releases build frames with SUBQ/MOVQ and get the
-// first instruction, as do frameless leaf functions.
+// JBE; frameless leaf functions get their first instruction.
 func (b *Binary) EntrySite(f Func) (Site, error) {
 	var site Site
 	err := b.decodeFunc(f, func(insts []inst) error {
 		if len(insts) == 0 {
 			return fmt.Errorf("function is empty")
 		}
-		site = b.site(f, insts[0])
-		if i, ok := pushBP(insts, f.Addr); ok {
-			site = b.site(f, insts[i])
-		}
+		site = b.site(f, insts[entryIndex(insts, f.Addr)])
 		return nil
 	})
 	if err != nil {
 		return Site{}, fmt.Errorf("finding entry site of %s: %w", f.Name, err)
 	}
 	return site, nil
+}
+
+// entryIndex picks the entry site among f's instructions: the PUSHQ BP,
+// else the stack-check branch, else the first instruction.
+func entryIndex(insts []inst, start uint64) int {
+	if i, ok := pushBP(insts, start); ok {
+		return i
+	}
+	if i, ok := stackCheck(insts, start); ok {
+		return i
+	}
+	return 0
 }
 
 // pushBP returns the index of the prologue's PUSHQ BP if nothing before it
@@ -75,17 +84,46 @@ func pushBP(insts []inst, start uint64) (int, bool) {
 			return 0, false
 		}
 	}
-	if push < 0 {
-		return 0, false
-	}
 	// A branch to an instruction after the start and up to the push would
 	// run PUSHQ BP again, or skip it.
-	for _, in := range insts {
-		if t, ok := target(in); ok && t > start && t <= insts[push].addr {
+	if push < 0 || branchInto(insts, start, insts[push].addr) {
+		return 0, false
+	}
+	return push, true
+}
+
+// stackCheck returns the index of the prologue's stack-bound branch (the
+// JBE to morestack) when only compares and scratch LEAs precede it. Go
+// 1.17-1.20 prologues have no PUSHQ BP, and their first instruction is a
+// CMPQ the kernel single-steps (~12 us a hit); the JBE is emulated (~0.9 us)
+// and sees the same argument registers. It runs once more after the stack
+// grows, since morestack jumps back to the start: an entry probe there may
+// fire twice for one call.
+func stackCheck(insts []inst, start uint64) (int, bool) {
+	for i, in := range insts[:min(len(insts), prologueLen)] {
+		switch {
+		case isCondJump(in):
+			if !returnsToStart(insts, in, start) || branchInto(insts, start, in.addr) {
+				return 0, false
+			}
+			return i, true
+		case in.Op == x86asm.CMP || in.Op == x86asm.TEST:
+		case in.Op == x86asm.LEA && isScratch(in.Args[0]):
+		default:
 			return 0, false
 		}
 	}
-	return push, true
+	return 0, false
+}
+
+// branchInto reports whether any instruction branches into (start, upto].
+func branchInto(insts []inst, start, upto uint64) bool {
+	for _, in := range insts {
+		if t, ok := target(in); ok && t > start && t <= upto {
+			return true
+		}
+	}
+	return false
 }
 
 // returnsToStart follows the conditional branch br to the end of its block
