@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,25 +16,33 @@ import (
 // TestServerSpansOTLP attaches to a running app by PID and checks every
 // field of every server span that reaches an OTLP receiver, for a binary
 // with a symbol table and for a stripped one (functions found through
-// .gopclntab, offsets from the table since there is no DWARF).
+// .gopclntab, offsets from the table since there is no DWARF), and with the
+// exit probed on every RET of ServeHTTP instead of the cheaper exit site:
+// each request kind leaves by its own path, so all of them must be covered.
 func TestServerSpansOTLP(t *testing.T) {
 	requireBPF(t)
 	tests := []struct {
-		name string
-		bin  string
+		name  string
+		bin   string
+		flags []string
 	}{
-		{"plain", bins.app},
-		{"stripped", bins.appStripped},
+		{"plain", bins.app, nil},
+		{"stripped", bins.appStripped, nil},
+		{"ret probes", bins.app, []string{"--ret-probes", "--log-level", "debug"}},
+		{"ret probes stripped", bins.appStripped, []string{"--ret-probes", "--log-level", "debug"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rcv := otlptest.Start(t)
 			a := startApp(t, tt.bin)
-			agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
+			agent := startAgent(t, otlpEnv(rcv.Endpoint()), append([]string{"--pid", strconv.Itoa(a.pid())}, tt.flags...)...)
 			if pid := waitAttached(t, agent); pid != a.pid() {
 				t.Fatalf("probes attached to pid %d, want %d", pid, a.pid())
 			}
 
+			if slices.Contains(tt.flags, "--ret-probes") && !strings.Contains(agent.stderr.String(), "inst=RET") {
+				t.Fatal("--ret-probes attached no probe on a RET instruction")
+			}
 			calls := sendAll(t, a.addr, serverCalls)
 			agent.stop(t, 15*time.Second)
 			checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: tt.bin})
