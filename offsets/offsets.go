@@ -32,6 +32,9 @@ const (
 	SourceNone  Source = ""      // no offset
 	SourceTable Source = "table" // the embedded table, by exact version
 	SourceDWARF Source = "dwarf" // the target's own DWARF
+	// SourceNearestPatch is the table's newest patch of the same minor, for
+	// a newer patch release whose minor never changed layout.
+	SourceNearestPatch Source = "table-nearest-patch"
 )
 
 //go:embed table.json
@@ -60,8 +63,10 @@ func KnownVersions(module string) []string {
 
 // ForBinary returns the resolver for a Go binary built with goVersion
 // ("go1.22.3", as in its build info) whose DWARF is d (nil when stripped).
-// Lookups try the embedded table for the exact version first, then d. The
-// result is a *BinaryResolver.
+// Lookups try the embedded table for the exact version first, then d, then,
+// for a patch release newer than the table, the newest measured patch of the
+// same minor when no patch of that minor changed any offset (NearestPatch
+// tells when that happened, for a warning). The result is a *BinaryResolver.
 func ForBinary(goVersion string, d *dwarf.Data) Resolver {
 	t, err := embedded()
 	r := NewResolver(t, map[string]string{StdModule: goVersion}, d)
@@ -78,6 +83,7 @@ type BinaryResolver struct {
 	dwarf    *dwarf.Data
 
 	mu       sync.Mutex
+	nearest  string          // the stand-in version last used, see NearestPatch
 	scanned  map[string]bool // struct names looked for in DWARF
 	layouts  map[string]StructLayout
 	dwarfErr error
@@ -95,6 +101,20 @@ func NewResolver(t *Table, versions map[string]string, d *dwarf.Data) *BinaryRes
 		v[m] = ver
 	}
 	return &BinaryResolver{table: t, versions: v, dwarf: d}
+}
+
+func (r *BinaryResolver) noteNearest(v string) {
+	r.mu.Lock()
+	r.nearest = v
+	r.mu.Unlock()
+}
+
+// NearestPatch names the measured release whose offsets stood in for the
+// binary's unmeasured patch release, or "" when none did: the caller warns.
+func (r *BinaryResolver) NearestPatch() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nearest
 }
 
 // Offset implements Resolver.
@@ -132,6 +152,17 @@ func (r *BinaryResolver) Lookup(key string) (uint64, Source, error) {
 				return off, SourceDWARF, nil
 			}
 			return 0, SourceDWARF, fmt.Errorf("looking up offset of %s in %s: %w (struct %s in DWARF has no such field)", key, where, ErrFieldAbsent, structName)
+		}
+	}
+
+	if near := r.table.stablePatch(module, version); near != "" {
+		switch off, st := r.table.lookup(module, near, key); st {
+		case statusPresent:
+			r.noteNearest(near)
+			return off, SourceNearestPatch, nil
+		case statusAbsent:
+			r.noteNearest(near)
+			return 0, SourceNearestPatch, fmt.Errorf("looking up offset of %s in %s (as %s): %w", key, where, near, ErrFieldAbsent)
 		}
 	}
 

@@ -122,6 +122,44 @@ func (t *Table) lookup(module, version, key string) (uint64, lookupStatus) {
 	return e.offset, statusPresent
 }
 
+// stablePatch returns the newest measured patch release of version's minor
+// when version is a newer patch than every measured one and no key of the
+// module changed across that minor's measured patches (at least two): the
+// layout is then taken to carry over to the new patch. Otherwise "". Patch
+// releases can change layouts (net/http.response did in go1.26.11), so one
+// measured patch shows no history and is not enough.
+func (t *Table) stablePatch(module, version string) string {
+	m := t.module(module, false)
+	v := parseVersion(version)
+	if m == nil || !v.ok || v.pre != "" {
+		return ""
+	}
+	var same []string
+	for cv := range m.versions {
+		pv := parseVersion(cv)
+		if !pv.ok || pv.pre != "" || pv.nums[0] != v.nums[0] || pv.nums[1] != v.nums[1] {
+			continue
+		}
+		if pv.nums[2] >= v.nums[2] {
+			return "" // not newer than the table: a missing patch is not guessed
+		}
+		same = append(same, cv)
+	}
+	if len(same) < 2 {
+		return ""
+	}
+	for _, byVersion := range m.entries {
+		first, ok := byVersion[same[0]]
+		for _, cv := range same[1:] {
+			if e, ok2 := byVersion[cv]; ok2 != ok || e != first {
+				return ""
+			}
+		}
+	}
+	slices.SortFunc(same, compareVersions)
+	return same[len(same)-1]
+}
+
 // Lookup returns the offset of key in version of module. ok is false when
 // the table has no offset for it: not measured, or the field does not exist
 // in that version.

@@ -115,6 +115,10 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	if err != nil {
 		return nil, err
 	}
+	if br, ok := res.table.(*offsets.BinaryResolver); ok && br.NearestPatch() != "" {
+		a.log.Warn("Go version not in the offsets table: using the layout of the same minor's newest measured patch, which no patch of that minor changed (run make offsets to measure it)",
+			"go", bin.GoVersion.String(), "as", br.NearestPatch())
+	}
 	a.attached.Add(1) // ready from the moment the probes are in place; serve undoes it
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
 		"bundles", att.Bundles, "sites", att.Sites, "elapsed", time.Since(start).Round(time.Millisecond))
