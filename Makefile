@@ -4,7 +4,7 @@ BIN := bin
 VERSION ?= dev
 LDFLAGS := -X github.com/spanprobe/spanprobe/exporter.Version=$(VERSION)
 
-.PHONY: build demo test bench generate check-generated
+.PHONY: build demo test bench generate check-generated compat
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/spanprobe ./cmd/spanprobe
@@ -30,5 +30,10 @@ generate:
 
 check-generated: generate
 	@git diff --exit-code --stat -- '*_bpfel.go' '*_bpfel.o' || { echo "generated files are stale: run make generate" >&2; exit 1; }
+
+# COMPATIBILITY.md from the offsets table and the bundles (run after
+# make offsets; a test fails while it is stale).
+compat:
+	$(GO) test -count=1 -run TestCompatibilityUpToDate ./instrumentation -update
 
 -include offsets/Makefile.frag
