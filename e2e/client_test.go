@@ -125,8 +125,9 @@ func sendAll(t testing.TB, addr string, calls []call) []sent {
 
 // wantResource is what every span of one target process must carry.
 type wantResource struct {
-	pid     int
-	exePath string
+	pid       int
+	exePath   string
+	goVersion string // "" for the sample app's
 }
 
 // checkResource compares the resource attributes the contract fixes.
@@ -136,13 +137,17 @@ func checkResource(t testing.TB, got map[string]any, want wantResource) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	goVersion := want.goVersion
+	if goVersion == "" {
+		goVersion = bins.appGo
+	}
 	exact := map[string]any{
 		"service.name":             filepathBase(want.exePath),
 		"process.pid":              int64(want.pid),
 		"process.executable.name":  filepathBase(want.exePath),
 		"process.executable.path":  want.exePath,
 		"process.runtime.name":     "go",
-		"process.runtime.version":  bins.appGo,
+		"process.runtime.version":  goVersion,
 		"telemetry.distro.name":    "spanprobe",
 		"host.name":                host,
 		"telemetry.sdk.language":   "go",

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spanprobe/spanprobe/internal/otlptest"
+)
+
+// matrixCalls need nothing newer than Go 1.17 from the app, and no release
+// reports a route for them (matrixapp has no patterns).
+var matrixCalls = []call{
+	{method: "GET", target: "/hello", status: 200, name: "GET"},
+	{method: "GET", target: "/hello", userAgent: "spanprobe-matrix/1", status: 200, name: "GET"},
+	{method: "GET", target: "/status/503", status: 503, name: "GET"},
+	{method: "GET", target: "/sleep?ms=50", status: 200, name: "GET", minDur: 50 * time.Millisecond},
+	{method: "GET", target: "/nope", status: 404, name: "GET"},
+}
+
+// TestGoVersionMatrix builds matrixapp with every Go release listed in
+// SPANPROBE_TOOLCHAIN_VERSIONS (GOROOTs under SPANPROBE_TOOLCHAIN_DIR; .ci/run
+// installs the newest patch of each minor from 1.17 on), plain and stripped,
+// and checks the server spans of each build like TestServerSpansOTLP does.
+func TestGoVersionMatrix(t *testing.T) {
+	requireBPF(t)
+	dir, list := os.Getenv("SPANPROBE_TOOLCHAIN_DIR"), os.Getenv("SPANPROBE_TOOLCHAIN_VERSIONS")
+	if dir == "" || list == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SPANPROBE_TOOLCHAIN_DIR / SPANPROBE_TOOLCHAIN_VERSIONS unset in CI: .ci/run installs the toolchains")
+		}
+		t.Skip("no toolchains: set SPANPROBE_TOOLCHAIN_DIR and SPANPROBE_TOOLCHAIN_VERSIONS (see .ci/run)")
+	}
+	src, err := filepath.Abs("testdata/matrixapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	for _, v := range strings.Split(list, ",") {
+		for _, stripped := range []bool{false, true} {
+			name := v
+			if stripped {
+				name += "-stripped"
+			}
+			ok := t.Run(name, func(t *testing.T) {
+				bin := filepath.Join(t.TempDir(), "matrixapp")
+				args := []string{"build", "-o", bin}
+				if stripped {
+					args = append(args, "-ldflags=-s -w")
+				}
+				goroot := filepath.Join(dir, v)
+				cmd := exec.Command(filepath.Join(goroot, "bin", "go"), append(args, ".")...)
+				cmd.Dir = src
+				// GOENV=off: releases before 1.18 reject the machine's -buildvcs.
+				cmd.Env = append(os.Environ(), "GOENV=off", "GOFLAGS=", "GOROOT="+goroot, "GOTOOLCHAIN=local", "GOWORK=off", "CGO_ENABLED=0")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("building with %s: %v\n%s", v, err, out)
+				}
+				rcv := otlptest.Start(t)
+				a := startApp(t, bin)
+				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
+				waitAttached(t, agent)
+				calls := sendAll(t, a.addr, matrixCalls)
+				agent.stop(t, 15*time.Second)
+				checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bin, goVersion: v})
+			})
+			status := "pass"
+			if !ok {
+				status = "FAIL"
+			}
+			results = append(results, fmt.Sprintf("%-22s %s", name, status))
+		}
+	}
+	t.Logf("Go version matrix (nethttp/server spans):\n%s", strings.Join(results, "\n"))
+}

@@ -1,0 +1,3 @@
+module matrixapp
+
+go 1.17
