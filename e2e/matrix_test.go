@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,14 +14,36 @@ import (
 	"github.com/spanprobe/spanprobe/internal/otlptest"
 )
 
-// matrixCalls need nothing newer than Go 1.17 from the app, and no release
-// reports a route for them (matrixapp has no patterns).
+// matrixCalls need nothing newer than Go 1.17 from the app; callsFor sets
+// what each release must report for them.
 var matrixCalls = []call{
 	{method: "GET", target: "/hello", status: 200, name: "GET"},
 	{method: "GET", target: "/hello", userAgent: "spanprobe-matrix/1", status: 200, name: "GET"},
 	{method: "GET", target: "/status/503", status: 503, name: "GET"},
 	{method: "GET", target: "/sleep?ms=50", status: 200, name: "GET", minDur: 50 * time.Millisecond},
 	{method: "GET", target: "/nope", status: 404, name: "GET"},
+}
+
+// callsFor adapts the calls to the release: from Go 1.22 (routing turned on
+// by matrixapp) every registered path is a pattern and gives a route, and
+// /items/{id} exists; before, no request has a route.
+func callsFor(goVersion string) []call {
+	var minor int
+	fmt.Sscanf(goVersion, "go1.%d", &minor)
+	calls := append(slices.Clone(matrixCalls), call{method: "GET", target: "/items/42", status: 404, name: "GET"})
+	if minor < 22 {
+		return calls
+	}
+	routes := map[string]string{"/hello": "/hello", "/status/503": "/status/", "/sleep?ms=50": "/sleep", "/items/42": "/items/{id}"}
+	for i, c := range calls {
+		if r, ok := routes[c.target]; ok {
+			calls[i].route, calls[i].name = r, "GET "+r
+		}
+		if c.target == "/items/42" {
+			calls[i].status = 200
+		}
+	}
+	return calls
 }
 
 // TestGoVersionMatrix builds matrixapp with every Go release listed in
@@ -65,7 +88,7 @@ func TestGoVersionMatrix(t *testing.T) {
 				a := startApp(t, bin)
 				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
 				waitAttached(t, agent)
-				calls := sendAll(t, a.addr, matrixCalls)
+				calls := sendAll(t, a.addr, callsFor(v))
 				agent.stop(t, 15*time.Second)
 				checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bin, goVersion: v})
 			})

@@ -1,7 +1,6 @@
 // Command matrixapp is the sample server of the Go version matrix: plain
 // ServeMux paths and nothing newer than Go 1.17, so every release from 1.17
-// on builds it the same way (its go.mod keeps Go 1.22's pattern routing off,
-// so no release reports a route).
+// on builds it; Go 1.22+ builds add one pattern route (patterns_go122.go).
 //
 // It prints "listening on ADDR" once listening and exits 0 on SIGTERM.
 package main
@@ -20,6 +19,9 @@ import (
 	"syscall"
 	"time"
 )
+
+// patterns registers Go 1.22 ServeMux patterns where the release has them.
+var patterns func(*http.ServeMux)
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
@@ -42,6 +44,9 @@ func main() {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	})
+	if patterns != nil {
+		patterns(mux)
+	}
 	srv := &http.Server{Handler: mux}
 	fmt.Printf("listening on %s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
