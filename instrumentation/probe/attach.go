@@ -201,6 +201,15 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 	if p.Cheap && opts.ReturnsOnly && p.Fallback != nil {
 		return a.resolve(p.Fallback, opts)
 	}
+	if !p.Go.Contains(a.Binary.GoVersion) {
+		switch {
+		case p.Fallback != nil:
+			return a.resolve(p.Fallback, opts)
+		case p.Optional:
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("probing %s: no probe for %s", p.Symbol, a.Binary.GoVersion)
+	}
 	f, err := a.Binary.Func(p.Symbol)
 	if errors.Is(err, goexe.ErrSymbolNotFound) {
 		switch {

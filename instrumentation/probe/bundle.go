@@ -34,6 +34,35 @@ type Probe struct {
 	Cheap bool
 	// Optional probes cost one kind of data when missing, not the bundle.
 	Optional bool
+	// Go is the range of Go releases whose function this probe fits (its
+	// symbol, its argument registers). Outside it the Fallback is used, or,
+	// for an optional probe, none: a renamed function or a moved argument
+	// is an entry here, not code.
+	Go GoRange
+}
+
+// GoRange is a range of Go releases; a zero bound is open.
+type GoRange struct {
+	From  goexe.Version // first release it applies to
+	Until goexe.Version // first release it no longer applies to
+}
+
+// Contains reports whether v lies in the range.
+func (r GoRange) Contains(v goexe.Version) bool {
+	if r.From != (goexe.Version{}) && less(v, r.From) {
+		return false
+	}
+	return r.Until == (goexe.Version{}) || less(v, r.Until)
+}
+
+func less(a, b goexe.Version) bool {
+	if a.Major != b.Major {
+		return a.Major < b.Major
+	}
+	if a.Minor != b.Minor {
+		return a.Minor < b.Minor
+	}
+	return a.Patch < b.Patch
 }
 
 // Offset binds a BPF constant to a struct field offset.

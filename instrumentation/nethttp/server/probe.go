@@ -16,6 +16,9 @@ const (
 
 const serveHTTP = "net/http.serverHandler.ServeHTTP"
 
+// go117 is every release spanprobe supports: the register ABI starts there.
+var go117 = probe.GoRange{From: goexe.Version{Major: 1, Minor: 17}}
+
 // Bundle is the net/http server probe bundle.
 var Bundle = &probe.Bundle{
 	Name:    "nethttp/server",
@@ -42,11 +45,14 @@ var Bundle = &probe.Bundle{
 		{Var: "off_reader_r", Key: "bufio.Reader.r"},
 	},
 	Constants: constants,
+	// Both functions keep their name and argument registers from Go 1.17 to
+	// 1.27 (checked for every minor by e2e's TestGoVersionMatrix): one
+	// range each. A release that changes either gets an entry of its own.
 	Probes: []probe.Probe{
-		{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP", At: probe.AtEntry},
+		{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP", At: probe.AtEntry, Go: go117},
 		{
-			Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true,
-			Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns},
+			Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true, Go: go117,
+			Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns, Go: go117},
 		},
 	},
 	EventKind: probe.KindHTTPServer,
