@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spanprobe/spanprobe/exporter"
@@ -119,6 +118,3 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	}
 	return cfg, nil
 }
-
-// flatten makes a joined or wrapped error fit the one line the user sees.
-func flatten(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -43,8 +43,7 @@ func run() int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
-		return 2
+		return fail(err, 2)
 	}
 	if cfg.version {
 		fmt.Println("spanprobe", exporter.Version)
@@ -52,14 +51,12 @@ func run() int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if err := agent.CheckPrivileges(); err != nil {
-		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
-		return 1
+		return fail(err, 1)
 	}
 
 	// Bad input is one line, before anything else is said or started.
 	if err := agent.Check(cfg.agent); err != nil {
-		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
-		return 1
+		return fail(err, 1)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -67,16 +64,14 @@ func run() int {
 	reg := metrics.NewRegistry()
 	pipeline, err := exporter.New(context.Background(), cfg.export, reg, log, os.Stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
-		return 1
+		return fail(err, 1)
 	}
 	log.Info(cfg.export.Describe())
 	ag := agent.New(cfg.agent, cfg.export, pipeline, reg, log)
 	if cfg.healthAddr != "" {
 		addr, err := health.Serve(ctx, cfg.healthAddr, reg, ag.Ready, log)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "spanprobe:", flatten(err))
-			return 1
+			return fail(err, 1)
 		}
 		log.Info("health endpoint listening", "addr", addr.String())
 	}
@@ -88,8 +83,13 @@ func run() int {
 		log.Warn("flushing spans", "error", err)
 	}
 	if runErr != nil {
-		fmt.Fprintln(os.Stderr, "spanprobe:", flatten(runErr))
-		return 1
+		return fail(runErr, 1)
 	}
+	return code
+}
+
+// fail prints err as the one line the user sees and returns code.
+func fail(err error, code int) int {
+	fmt.Fprintln(os.Stderr, "spanprobe:", agent.OneLine(err))
 	return code
 }

@@ -47,9 +47,9 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 	for _, lb := range a.loaded {
 		byKind[lb.bundle.EventKind] = lb
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go a.syncDrops(ctx, done)
+	syncCtx, stopSync := context.WithCancel(ctx)
+	defer stopSync()
+	go a.syncDrops(syncCtx)
 
 	// The probes submit without waking the reader (see common.h), so the
 	// reader polls: a deadline makes ReadInto return whatever is in the
@@ -110,14 +110,12 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 }
 
 // syncDrops copies the probes' drop counters to the metrics every second.
-func (a *Attachment) syncDrops(ctx context.Context, done <-chan struct{}) {
+func (a *Attachment) syncDrops(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-done:
 			return
 		case <-t.C:
 			for _, lb := range a.loaded {

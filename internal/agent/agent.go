@@ -3,8 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
-	"strings"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,15 +89,6 @@ func (a *Agent) Run(ctx context.Context) (exitCode int, err error) {
 	return 0, errors.New("no target: give a program after --, --pid or --exe")
 }
 
-// Open analyses an executable and checks it can be instrumented at all.
-func Open(path string) (*goexe.Binary, error) {
-	bin, err := goexe.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	return bin, nil
-}
-
 // attach loads and attaches the bundles to the executable at path. pid 0
 // covers every process running it. A binary that links none of the
 // instrumented libraries is not an error: it gets a warning and a nil
@@ -123,6 +114,15 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
 		"bundles", att.Bundles, "sites", att.Sites, "elapsed", time.Since(start).Round(time.Millisecond))
 	return att, nil
+}
+
+// serveInBackground serves t on its own goroutine; the returned func stops
+// it and waits until the probes are detached and the ring drained.
+func (a *Agent) serveInBackground(ctx context.Context, t target) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { a.serve(ctx, t); close(served) }()
+	return func() { cancel(); <-served }
 }
 
 // serve reads an attachment's events until ctx ends, then detaches.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spanprobe/spanprobe/internal/goexe"
 )
 
 // ExecHelperArg is the hidden first argument with which the agent re-executes
@@ -58,7 +60,7 @@ func Check(cfg Config) error {
 	default:
 		return errors.New("no target: give a program after --, --pid or --exe")
 	}
-	bin, err := Open(path)
+	bin, err := goexe.Open(path)
 	if err != nil {
 		if cfg.PID != 0 {
 			return fmt.Errorf("process %d: %w", cfg.PID, err)
@@ -80,7 +82,7 @@ func (a *Agent) runLaunch(ctx context.Context) (int, error) {
 	if path, err = filepath.Abs(path); err != nil {
 		return 0, err
 	}
-	bin, err := Open(path)
+	bin, err := goexe.Open(path)
 	if err != nil {
 		return 0, err
 	}
@@ -122,10 +124,7 @@ func (a *Agent) runLaunch(ctx context.Context) (int, error) {
 	}
 	w.Close()
 
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { a.serve(sctx, target{att: att, exe: path}); close(served) }()
-	defer func() { stop(); <-served }()
+	defer a.serveInBackground(ctx, target{att: att, exe: path})()
 
 	select {
 	case err := <-waited:
@@ -170,7 +169,7 @@ func (a *Agent) runPID(ctx context.Context) error {
 		return err
 	}
 	path := procExe(pid)
-	bin, err := Open(path)
+	bin, err := goexe.Open(path)
 	if err != nil {
 		return fmt.Errorf("process %d: %w", pid, err)
 	}
@@ -183,10 +182,7 @@ func (a *Agent) runPID(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { a.serve(sctx, target{att: att, exe: exe}); close(served) }()
-	defer func() { stop(); <-served }()
+	defer a.serveInBackground(ctx, target{att: att, exe: exe})()
 
 	every(ctx, a.cfg.ScanInterval, func() bool {
 		if alive(pid) {
@@ -230,7 +226,7 @@ func (a *Agent) runExe(ctx context.Context) error {
 			if err != nil || attached[id] || failed[id] {
 				continue
 			}
-			bin, err := Open(procExe(pid))
+			bin, err := goexe.Open(procExe(pid))
 			if err != nil {
 				a.log.Error("cannot instrument process", "pid", pid, "error", err)
 				failed[id] = true
