@@ -120,21 +120,8 @@ static __always_inline s64 read_s64(const void *addr)
 	return v;
 }
 
-/* read_go_string copies at most size bytes of the Go string whose header is
- * at addr into dst and returns how many it copied. Longer strings are cut at
- * size bytes: each field documents its limit. */
-static __always_inline u16 read_go_string(char *dst, u32 size, const void *addr)
-{
-	struct go_string s = {};
-	if (bpf_probe_read_user(&s, sizeof(s), addr) || !s.ptr || s.len <= 0)
-		return 0;
-	u32 n = s.len > size ? size : (u32)s.len;
-	if (bpf_probe_read_user(dst, n, s.ptr))
-		return 0;
-	return n;
-}
-
-/* read_bytes copies the first min(len, size) bytes at ptr into dst. */
+/* read_bytes copies the first min(len, size) bytes at ptr into dst and
+ * returns how many it copied. */
 static __always_inline u16 read_bytes(char *dst, u32 size, const void *ptr, s64 len)
 {
 	if (!ptr || len <= 0)
@@ -143,6 +130,17 @@ static __always_inline u16 read_bytes(char *dst, u32 size, const void *ptr, s64 
 	if (bpf_probe_read_user(dst, n, ptr))
 		return 0;
 	return n;
+}
+
+/* read_go_string copies at most size bytes of the Go string whose header is
+ * at addr into dst and returns how many it copied. Longer strings are cut at
+ * size bytes: each field documents its limit. */
+static __always_inline u16 read_go_string(char *dst, u32 size, const void *addr)
+{
+	struct go_string s = {};
+	if (bpf_probe_read_user(&s, sizeof(s), addr))
+		return 0;
+	return read_bytes(dst, size, s.ptr, s.len);
 }
 
 #define READ_GO_STRING(dst, addr) read_go_string((dst), sizeof(dst), (addr))

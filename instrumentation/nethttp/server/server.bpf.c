@@ -121,9 +121,7 @@ int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 	new_span_context(&ev->hdr.sc);
 	__builtin_memset(&ev->hdr.parent, 0, sizeof(ev->hdr.parent));
 	ev->req_ptr = (u64)req;
-	ev->resp_ptr = (u64)resp;
-	ev->status = 0;
-	ev->route_len = 0;
+	ev->resp_ptr = (u64)resp; /* status and route are read at the exit */
 
 	ev->method_len = READ_GO_STRING(ev->method, req + off_request_method);
 	void *url = read_ptr(req + off_request_url);
