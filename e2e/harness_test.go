@@ -337,11 +337,11 @@ type app struct {
 	port int
 }
 
-// startApp runs bin (a sampleapp build) on a free loopback port and waits
-// until it listens.
-func startApp(t testing.TB, bin string) *app {
+// startApp runs bin (a sampleapp build) on a free loopback port, with any
+// further flags, and waits until it listens.
+func startApp(t testing.TB, bin string, flags ...string) *app {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +26,9 @@ func TestAgentSIGKILL(t *testing.T) {
 	first := startAgent(t, otlpEnv(rcv1.Endpoint()), "--pid", strconv.Itoa(a.pid()))
 	waitAttached(t, first)
 	waitSpans(t, rcv1, len(sendAll(t, a.addr, hello(3))))
-	if n := liveProbePrograms(t); n == 0 {
-		t.Fatal("no spanprobe BPF programs loaded while the agent runs: the check below could not fail")
+	progs := programIDs(t, first.pid())
+	if len(progs) == 0 {
+		t.Fatal("the agent holds no BPF program: the check below could not fail")
 	}
 
 	if err := first.cmd.Process.Kill(); err != nil {
@@ -34,9 +38,9 @@ func TestAgentSIGKILL(t *testing.T) {
 		t.Fatal("agent did not die on SIGKILL")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for liveProbePrograms(t) > 0 {
+	for n := loaded(progs); n > 0; n = loaded(progs) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d spanprobe BPF programs still loaded 5s after the agent was killed", liveProbePrograms(t))
+			t.Fatalf("%d of the agent's %d BPF programs still loaded 5s after it was killed", n, len(progs))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -53,25 +57,40 @@ func TestAgentSIGKILL(t *testing.T) {
 	}
 }
 
-// liveProbePrograms counts loaded BPF programs named like the net/http
-// server bundle's (the kernel keeps the first 15 bytes of a name).
-func liveProbePrograms(t *testing.T) int {
+// programIDs lists the BPF programs process pid holds file descriptors of:
+// the agent's own, whatever else runs on the machine.
+func programIDs(t *testing.T, pid int) []ebpf.ProgramID {
 	t.Helper()
-	n := 0
-	for id := ebpf.ProgramID(0); ; {
-		next, err := ebpf.ProgramGetNextID(id)
-		if err != nil { // ENOENT past the last id
-			return n
-		}
-		id = next
-		p, err := ebpf.NewProgramFromID(id)
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []ebpf.ProgramID
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
-			continue // freed meanwhile
+			continue // closed meanwhile
 		}
-		info, err := p.Info()
-		p.Close()
-		if err == nil && (strings.HasPrefix(info.Name, "uprobe_serverHa") || strings.HasPrefix(info.Name, "uprobe_response")) {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+				if id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+					ids = append(ids, ebpf.ProgramID(id))
+				}
+			}
+		}
+	}
+	return ids
+}
+
+// loaded counts the programs among ids the kernel still has.
+func loaded(ids []ebpf.ProgramID) int {
+	n := 0
+	for _, id := range ids {
+		if p, err := ebpf.NewProgramFromID(id); err == nil {
+			p.Close()
 			n++
 		}
 	}
+	return n
 }

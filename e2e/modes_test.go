@@ -118,7 +118,7 @@ func TestExeModeRestart(t *testing.T) {
 	waitSpans(t, rcv, len(calls)+len(calls2))
 	agent.stop(t, 15*time.Second)
 
-	spans := rcv.Spans()
+	spans := serverSpans(rcv.Spans())
 	if len(spans) != len(calls)+len(calls2) {
 		t.Fatalf("got %d spans, want %d", len(spans), len(calls)+len(calls2))
 	}
@@ -149,7 +149,7 @@ func TestExeModeTwoProcesses(t *testing.T) {
 	total := len(calls[0]) + len(calls[1])
 	waitSpans(t, rcv, total)
 	agent.stop(t, 15*time.Second)
-	spans := rcv.Spans()
+	spans := serverSpans(rcv.Spans())
 	if len(spans) != total {
 		t.Fatalf("got %d spans, want %d", len(spans), total)
 	}

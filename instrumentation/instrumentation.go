@@ -3,9 +3,12 @@
 package instrumentation
 
 import (
+	"github.com/spanprobe/spanprobe/instrumentation/databasesql"
+	"github.com/spanprobe/spanprobe/instrumentation/goroutines"
+	"github.com/spanprobe/spanprobe/instrumentation/nethttp/client"
 	"github.com/spanprobe/spanprobe/instrumentation/nethttp/server"
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
 // All is every probe bundle, in attach order.
-var All = []*probe.Bundle{server.Bundle}
+var All = []*probe.Bundle{server.Bundle, client.Bundle, databasesql.Bundle, goroutines.Bundle}

@@ -14,16 +14,10 @@ import (
 
 // testProgram uses every struct of the registered std fields, plus a struct
 // of its own whose layout the test knows from unsafe.Offsetof.
+// testProgram adds a struct of known layout to ProbeMain.
 const testProgram = `package main
 
-import (
-	"bufio"
-	"fmt"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
-)
+import "fmt"
 
 type sample struct {
 	A int8
@@ -37,30 +31,9 @@ type sample struct {
 
 var sink sample
 
-func main() {
+func init() {
 	sink.d[0] = 1
 	fmt.Println(sink.A, sink.B, sink.C, sink.d, sink.E, sink.f, sink.G)
-	if len(os.Args) < 3 {
-		return
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, r.Method, r.URL.Path, r.Host, r.RemoteAddr)
-	})
-	switch os.Args[1] {
-	case "serve":
-		fmt.Println(http.ListenAndServe(os.Args[2], mux))
-	case "get":
-		resp, err := http.Get(os.Args[2])
-		if err == nil {
-			resp.Body.Close()
-		}
-	case "parse":
-		u, _ := url.Parse(os.Args[2])
-		br := bufio.NewReader(strings.NewReader(u.Path))
-		line, _ := br.ReadString('/')
-		fmt.Println(u.Scheme, line)
-	}
 }
 `
 
@@ -99,8 +72,10 @@ func buildTestProgram(t testing.TB) *dwarf.Data {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.invalid/probe\n\ngo 1.17\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(testProgram), 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string]string{"main.go": ProbeMain, "sample.go": testProgram} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bin := filepath.Join(dir, "probe")
 	build := exec.Command(goCmd, "build", "-o", bin, ".")

@@ -224,3 +224,20 @@ func TestCanonicalVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestContextParentsAgree backs the context walk in bpf/include/common.h,
+// which reads every context's parent at cancelCtx's offset: valueCtx must
+// keep its parent at the same place in every release.
+func TestContextParentsAgree(t *testing.T) {
+	tab, err := EmbeddedTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range tab.Versions(StdModule) {
+		c, okC := tab.Lookup(StdModule, v, "context.cancelCtx.Context")
+		val, okV := tab.Lookup(StdModule, v, "context.valueCtx.Context")
+		if !okC || !okV || c != val {
+			t.Errorf("%s: cancelCtx.Context at %d (%v), valueCtx.Context at %d (%v): want both, equal", v, c, okC, val, okV)
+		}
+	}
+}

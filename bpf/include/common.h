@@ -21,12 +21,26 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the thread id, pairs an entry with its return. goids are never reused. */
 GO_OFFSET(off_g_goid);
 
+/* runtime.g.m and runtime.m.curg: inside the runtime's system stack R14 is
+ * the thread's g0, and m.curg the user goroutine it works for. */
+GO_OFFSET(off_g_m);
+GO_OFFSET(off_m_curg);
+
+/* The parent Context embedded first in context.valueCtx, cancelCtx and
+ * (through cancelCtx) timerCtx: what a derived context points back through. */
+GO_OFFSET(off_ctx_parent);
+
 /* W3C trace context ids, generated here so later probes (children, outgoing
  * traceparent) can use them while the request is still open. */
 struct span_context {
 	u8 trace_id[16];
 	u8 span_id[8];
+	u8 flags;  /* W3C trace-flags; bit 0: sampled */
+	u8 remote; /* 1: came from another process (an incoming traceparent) */
+	u8 _pad[6];
 };
+
+#define TRACE_FLAG_SAMPLED 1
 
 /* Leads every ring-buffer record; `kind` tells user space which bundle's
  * layout follows. */
@@ -42,6 +56,8 @@ struct event_header {
 
 enum event_kind {
 	EVENT_HTTP_SERVER = 1,
+	EVENT_HTTP_CLIENT = 2,
+	EVENT_DB = 3,
 };
 
 /* Why a probe gave up on an event; user space exports these counts. */
@@ -50,6 +66,7 @@ enum drop_reason {
 	DROP_UNMATCHED_EXIT,    /* exit without entry: began before attach, or evicted from a full in-flight map */
 	DROP_MISMATCHED_EXIT,   /* exit on the goroutine but for another object than the entry saw */
 	DROP_UNSUPPORTED,       /* call shape this bundle does not trace (e.g. HTTP/2) */
+	DROP_BAD_TRACEPARENT,   /* an incoming traceparent header that is not valid W3C: ignored */
 	DROP_REASON_MAX,
 };
 
@@ -94,16 +111,32 @@ static __always_inline u64 goroutine_id(struct pt_regs *ctx)
 	return goid;
 }
 
-static __always_inline void new_span_context(struct span_context *sc)
+static __always_inline void new_span_id(struct span_context *sc)
 {
-	u32 *t = (u32 *)sc->trace_id;
-	t[0] = bpf_get_prandom_u32();
-	t[1] = bpf_get_prandom_u32();
-	t[2] = bpf_get_prandom_u32();
-	t[3] = bpf_get_prandom_u32();
 	u32 *s = (u32 *)sc->span_id;
 	s[0] = bpf_get_prandom_u32();
 	s[1] = bpf_get_prandom_u32() | 1; /* never the invalid all-zero id */
+}
+
+/* start_span gives sc a new span id in parent's trace, or in a new sampled
+ * trace when parent is null, and records the parent (zero: none). */
+static __always_inline void start_span(struct span_context *sc, struct span_context *parent_out, const struct span_context *parent)
+{
+	if (parent) {
+		__builtin_memcpy(sc->trace_id, parent->trace_id, sizeof(sc->trace_id));
+		sc->flags = parent->flags;
+		*parent_out = *parent;
+	} else {
+		u32 *t = (u32 *)sc->trace_id;
+		t[0] = bpf_get_prandom_u32();
+		t[1] = bpf_get_prandom_u32();
+		t[2] = bpf_get_prandom_u32();
+		t[3] = bpf_get_prandom_u32();
+		sc->flags = TRACE_FLAG_SAMPLED;
+		__builtin_memset(parent_out, 0, sizeof(*parent_out));
+	}
+	sc->remote = 0;
+	new_span_id(sc);
 }
 
 static __always_inline void *read_ptr(const void *addr)
@@ -144,5 +177,92 @@ static __always_inline u16 read_go_string(char *dst, u32 size, const void *addr)
 }
 
 #define READ_GO_STRING(dst, addr) read_go_string((dst), sizeof(dst), (addr))
+
+/* begin_event fills the header of a record for a call starting now on
+ * goroutine goid, as a child of parent (null: a new trace). */
+static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 goid, const struct span_context *parent)
+{
+	hdr->kind = kind;
+	hdr->pid = bpf_get_current_pid_tgid() >> 32;
+	hdr->goid = goid;
+	hdr->start_ns = bpf_ktime_get_ns();
+	hdr->end_ns = 0;
+	start_span(&hdr->sc, &hdr->parent, parent);
+}
+
+/* TAKE_ACTIVE moves goroutine goid's in-flight record of type `type` from
+ * the map `active` into a ring-buffer record, which the caller completes
+ * and submits. It evaluates to null, counted, when there is no in-flight
+ * record or no room in the ring; the in-flight record is gone either way. */
+#define TAKE_ACTIVE(active, goid, type)                                          \
+	({                                                                       \
+		type *__ev = 0;                                                  \
+		type *__in = bpf_map_lookup_elem(&(active), &(goid));            \
+		if (!__in) {                                                     \
+			count_drop(DROP_UNMATCHED_EXIT);                         \
+		} else {                                                         \
+			__ev = bpf_ringbuf_reserve(&events, sizeof(type), 0);    \
+			if (__ev)                                                \
+				bpf_probe_read_kernel(__ev, sizeof(type), __in); \
+			else                                                     \
+				count_drop(DROP_RINGBUF_FULL);                   \
+			bpf_map_delete_elem(&(active), &(goid));                 \
+		}                                                                \
+		__ev;                                                            \
+	})
+
+/* Parenting. A span started by a probe gets as parent the request span that
+ * is open in its context.Context (context_spans), else on its goroutine
+ * (goroutine_spans: the handler's own goroutine and every goroutine it
+ * starts, see instrumentation/goroutines). Both maps are shared by every
+ * bundle of a target, like `events`. LRU: entries of goroutines that
+ * outlive their request age out instead of pinning slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, u64); /* goid */
+	__type(value, struct span_context);
+} goroutine_spans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64); /* a context.Context's data pointer */
+	__type(value, struct span_context);
+} context_spans SEC(".maps");
+
+/* How many derived contexts (WithValue, WithCancel, WithTimeout, ...) a
+ * lookup walks through towards the request's own context. */
+#define CONTEXT_DEPTH 12
+
+/* context_span finds the span registered for the context whose data
+ * pointer is c or one of its ancestors. The walk assumes every context on
+ * the way keeps its parent at off_ctx_parent (the standard ones do); a
+ * foreign type ends it at a failed read or a miss. */
+static __always_inline const struct span_context *context_span(void *c)
+{
+	for (int i = 0; i < CONTEXT_DEPTH && c; i++) {
+		u64 key = (u64)c;
+		const struct span_context *sc = bpf_map_lookup_elem(&context_spans, &key);
+		if (sc)
+			return sc;
+		struct go_iface parent;
+		if (bpf_probe_read_user(&parent, sizeof(parent), c + off_ctx_parent) || !parent.tab)
+			return 0;
+		c = parent.data;
+	}
+	return 0;
+}
+
+/* parent_span is the span a call made with context go_ctx (its data
+ * pointer; 0 when the call takes none) on goroutine goid belongs under, or
+ * null when it starts a trace of its own. */
+static __always_inline const struct span_context *parent_span(u64 goid, void *go_ctx)
+{
+	const struct span_context *sc = go_ctx ? context_span(go_ctx) : 0;
+	if (!sc)
+		sc = bpf_map_lookup_elem(&goroutine_spans, &goid);
+	return sc;
+}
 
 #endif

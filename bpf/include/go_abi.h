@@ -42,4 +42,11 @@ struct go_slice {
 	s64 cap;
 };
 
+/* A non-empty interface value as it lies in memory: its itab (which user
+ * space can name from the symbol table) and its data pointer. */
+struct go_iface {
+	void *tab;
+	void *data;
+};
+
 #endif

@@ -19,14 +19,28 @@ type config struct {
 	export     exporter.Config
 	healthAddr string
 	logLevel   slog.Level
+	queryText  queryText
 	version    bool
+}
+
+// queryText is how database spans report statements.
+type queryText string
+
+func (q *queryText) String() string { return string(*q) }
+
+func (q *queryText) Set(v string) error {
+	if v != "sanitized" && v != "raw" {
+		return errors.New("want sanitized or raw")
+	}
+	*q = queryText(v)
+	return nil
 }
 
 type lookupFunc func(string) (string, bool)
 
 // loadConfig applies defaults, then the environment, then the flags.
 func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, error) {
-	cfg := config{logLevel: slog.LevelInfo}
+	cfg := config{logLevel: slog.LevelInfo, queryText: "sanitized"}
 	cfg.agent.ScanInterval = 500 * time.Millisecond
 
 	env := func(names ...string) (string, string, bool) {
@@ -62,6 +76,11 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		}
 		cfg.agent.ReturnsOnly = b
 	}
+	if n, v, ok := env("SPANPROBE_DB_QUERY_TEXT"); ok {
+		if err := cfg.queryText.Set(v); err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: %w", n, v, err)
+		}
+	}
 	if n, v, ok := env("SPANPROBE_SCAN_INTERVAL"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -83,6 +102,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	fs.StringVar(&cfg.healthAddr, "health-addr", cfg.healthAddr, "serve /readyz and /metrics on `HOST:PORT`")
 	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "log `level`: debug, info, warn, error")
 	fs.BoolVar(&cfg.agent.ReturnsOnly, "ret-probes", cfg.agent.ReturnsOnly, "probe RET instructions instead of cheaper exit sites (slower)")
+	fs.Var(&cfg.queryText, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?) or raw (may hold personal data)")
 	fs.DurationVar(&cfg.agent.ScanInterval, "scan-interval", cfg.agent.ScanInterval, "how often --exe looks for new processes")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -91,6 +111,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	if cfg.version {
 		return cfg, nil
 	}
+	cfg.agent.RawQueryText = cfg.queryText == "raw"
 	launch := fs.Args()
 	if *pid != 0 || *exe != "" || len(launch) > 0 {
 		// A target on the command line replaces the environment's.

@@ -17,6 +17,7 @@
 //	--log-level     SPANPROBE_LOG_LEVEL                              info (debug, info, warn, error)
 //	--ret-probes    SPANPROBE_RET_PROBES                             false: probe RET instructions instead of cheaper exit sites
 //	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
+//	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them
 //
 // A target given by flag (or a program after --) replaces one given by the
 // environment. SPANPROBE_TARGET_* win over OTEL_GO_AUTO_TARGET_*, which are

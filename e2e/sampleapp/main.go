@@ -20,29 +20,64 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	flag.StringVar(&o.downstream, "downstream", "", "base URL of the outgoing calls (default: this server)")
+	flag.StringVar(&o.dbDriver, "db-driver", "sqlite", `database/sql driver: "sqlite" or "pgx"`)
+	flag.StringVar(&o.dbDSN, "db-dsn", "", "data source name (default: a new SQLite file in a temporary directory)")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "sampleapp: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+type options struct {
+	addr, downstream, dbDriver, dbDSN string
+}
+
+func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
+	if o.dbDSN == "" && o.dbDriver == "sqlite" {
+		dir, err := os.MkdirTemp("", "sampleapp")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.dbDSN = filepath.Join(dir, "items.db")
 	}
-	srv := &http.Server{Handler: newMux(), ReadHeaderTimeout: 10 * time.Second}
+	db, err := openDB(ctx, o.dbDriver, o.dbDSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	refused, err := closedPortURL()
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	if o.downstream == "" {
+		o.downstream = "http://" + ln.Addr().String()
+	}
+	mux := newMux()
+	newCalls(o.downstream, refused, db, o.dbDriver == "pgx", 4).register(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening on %s\n", ln.Addr())
 
 	errc := make(chan error, 1)
@@ -61,6 +96,17 @@ func run(addr string) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// closedPortURL is the URL of a loopback port that was free a moment ago:
+// calls to it are refused.
+func closedPortURL() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return "http://" + ln.Addr().String() + "/refused", nil
 }
 
 func newMux() *http.ServeMux {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -21,7 +22,17 @@ import (
 var ErrNothingToTrace = errors.New("no instrumented library in this binary")
 
 // commonOffsets are read by common.h, so every bundle needs them.
-var commonOffsets = []Offset{{Var: "off_g_goid", Key: "runtime.g.goid"}}
+var commonOffsets = []Offset{
+	{Var: "off_g_goid", Key: "runtime.g.goid"},
+	{Var: "off_g_m", Key: "runtime.g.m"},
+	{Var: "off_m_curg", Key: "runtime.m.curg"},
+	{Var: "off_ctx_parent", Key: "context.cancelCtx.Context"},
+}
+
+// sharedMaps are declared in common.h and created once per Attachment, so
+// that every bundle of a target writes to one ring buffer and sees the
+// spans the others opened.
+var sharedMaps = []string{"events", "goroutine_spans", "context_spans"}
 
 // Options tune Attach.
 type Options struct {
@@ -33,6 +44,8 @@ type Options struct {
 	// ReturnsOnly replaces cheap exit sites with the RET instructions they
 	// stand for: slower, but it needs nothing beyond the probed function.
 	ReturnsOnly bool
+	// RawQueryText: see Env.
+	RawQueryText bool
 	Logger      *slog.Logger
 	Metrics     *metrics.Registry
 }
@@ -45,7 +58,8 @@ type Attachment struct {
 	Sites   int      // probe sites attached, all bundles
 
 	log     *slog.Logger
-	events  *ebpf.Map
+	env     *Env
+	shared  map[string]*ebpf.Map
 	reader  *ringbuf.Reader
 	loaded  []*loadedBundle
 	links   []link.Link
@@ -71,7 +85,8 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics)}
+	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics),
+		env: &Env{Target: bin, RawQueryText: opts.RawQueryText}}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -82,8 +97,11 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	if err != nil {
 		return nil, fmt.Errorf("loading common BPF spec: %w", err)
 	}
-	if a.events, err = ebpf.NewMap(common.Maps["events"]); err != nil {
-		return nil, fmt.Errorf("creating ring buffer: %w", err)
+	a.shared = make(map[string]*ebpf.Map, len(sharedMaps))
+	for _, name := range sharedMaps {
+		if a.shared[name], err = ebpf.NewMap(common.Maps[name]); err != nil {
+			return nil, fmt.Errorf("creating map %s: %w", name, err)
+		}
 	}
 	ex, err := link.OpenExecutable(path)
 	if err != nil {
@@ -91,7 +109,15 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	}
 
 	var skipped []error
-	for _, b := range bundles {
+	// Bundles that make spans first: the ones that only help them are
+	// attached only if one of those did.
+	ordered := slices.Concat(
+		slices.DeleteFunc(slices.Clone(bundles), func(b *Bundle) bool { return b.EventKind == 0 }),
+		slices.DeleteFunc(slices.Clone(bundles), func(b *Bundle) bool { return b.EventKind != 0 }))
+	for _, b := range ordered {
+		if b.EventKind == 0 && len(a.loaded) == 0 {
+			break
+		}
 		if b.Library != "" {
 			if _, err := bin.Func(b.Library); errors.Is(err, goexe.ErrSymbolNotFound) {
 				log.Info("library not linked into target, skipping bundle", "probe", b.Name, "symbol", b.Library)
@@ -119,7 +145,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	default:
 		return nil, fmt.Errorf("instrumenting %s: %w", path, ErrNothingToTrace)
 	}
-	if a.reader, err = ringbuf.NewReader(a.events); err != nil {
+	if a.reader, err = ringbuf.NewReader(a.shared["events"]); err != nil {
 		return nil, fmt.Errorf("opening ring buffer reader: %w", err)
 	}
 	return a, nil
@@ -152,9 +178,13 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 		}
 	}
 	PrepareSpec(spec)
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		MapReplacements: map[string]*ebpf.Map{"events": a.events},
-	})
+	replace := make(map[string]*ebpf.Map, len(a.shared))
+	for name, m := range a.shared {
+		if spec.Maps[name] != nil {
+			replace[name] = m
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace})
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
@@ -170,12 +200,16 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 			coll.Close()
 		}
 	}()
+	var skipped []string
 	for i := range b.Probes {
 		p, fsites, err := a.resolve(&b.Probes[i], opts)
 		if err != nil {
 			return nil, links, 0, err
 		}
 		if p == nil {
+			if !slices.Contains(skipped, b.Probes[i].Symbol) {
+				skipped = append(skipped, b.Probes[i].Symbol)
+			}
 			continue // optional and absent
 		}
 		prog := coll.Programs[p.Program]
@@ -191,6 +225,10 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
 		}
 		sites += len(fsites)
+	}
+	if len(skipped) > 0 {
+		// Usually functions the program never calls, which the linker dropped.
+		a.log.Info("optional probes skipped: functions not in the binary", "probe", b.Name, "symbols", skipped)
 	}
 	return &loadedBundle{bundle: b, coll: coll, drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, nil
 }
@@ -217,12 +255,25 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 			a.log.Info("symbol missing, using fallback probe", "symbol", p.Symbol, "probe", p.Fallback.Symbol)
 			return a.resolve(p.Fallback, opts)
 		case p.Optional:
-			a.log.Warn("symbol missing, optional probe skipped", "symbol", p.Symbol)
-			return nil, nil, nil
+			return nil, nil, nil // attachBundle logs the skipped symbols once
 		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
+	}
+	if p.At == AtCalls {
+		callee, err := a.Binary.Func(p.Callee)
+		if err != nil {
+			return nil, nil, fmt.Errorf("finding %s: %w", p.Callee, err)
+		}
+		calls, err := a.Binary.CallSites(f, callee)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(calls) == 0 {
+			return nil, nil, fmt.Errorf("finding calls to %s in %s: none found", p.Callee, p.Symbol)
+		}
+		return p, calls, nil
 	}
 	if p.At == AtReturns {
 		rets, err := a.Binary.RetSites(f)
@@ -308,8 +359,8 @@ func (a *Attachment) Close() error {
 			lb.drops.sync() // last counts before the maps go
 			lb.coll.Close()
 		}
-		if a.events != nil {
-			errs = append(errs, a.events.Close())
+		for _, m := range a.shared {
+			errs = append(errs, m.Close())
 		}
 		a.closeErr = errors.Join(errs...)
 	})

@@ -18,6 +18,9 @@ const (
 	// AtReturns is every RET instruction of the function (single-stepped,
 	// ~12 us a hit on this kind of host): the general but costly exit.
 	AtReturns
+	// AtCalls is every direct CALL of Probe.Callee inside the function
+	// (emulated): the callee's arguments, for the calls from there only.
+	AtCalls
 )
 
 // Probe is one program attached to one function.
@@ -25,6 +28,7 @@ type Probe struct {
 	Symbol  string
 	Program string
 	At      Site
+	Callee  string // the called function, for AtCalls
 	// Fallback replaces this probe when Symbol is missing from the binary or
 	// when cheap exit sites are turned off (Options.ReturnsOnly) and this
 	// probe is Cheap.
@@ -88,10 +92,37 @@ type Bundle struct {
 	// look at which optional offsets were found.
 	Constants func(v goexe.Version, found map[string]bool) map[string]any
 	Probes    []Probe
-	// EventKind is the event_header.kind this bundle's records carry.
+	// EventKind is the event_header.kind this bundle's records carry; 0 for
+	// a bundle that only keeps shared state (parenting) for the others and
+	// is attached only when one of them is.
 	EventKind uint32
 	// Decode fills the bundle-specific parts of s (name, kind, attributes,
 	// status) from one ring-buffer record. The header parts (ids, times,
 	// parent) are already set. It must not keep raw.
-	Decode func(raw []byte, s *tracetest.SpanStub) error
+	Decode func(raw []byte, s *tracetest.SpanStub, env *Env) error
+}
+
+// Env is what Decode may consult beyond the record: the process it came
+// from and the user's settings. A nil *Env knows nothing.
+type Env struct {
+	// Target is the binary of the process; nil when unknown.
+	Target interface {
+		// ItabType names the dynamic type of an interface value by its
+		// itab address ("*net.OpError"), or "" when the binary cannot tell.
+		ItabType(addr uint64) string
+	}
+	// RawQueryText keeps database statements as written instead of
+	// replacing their literals with "?" (they may hold personal data).
+	RawQueryText bool
+}
+
+// RawQuery reports RawQueryText; false for a nil Env.
+func (e *Env) RawQuery() bool { return e != nil && e.RawQueryText }
+
+// ItabType is Target.ItabType, or "" without a target.
+func (e *Env) ItabType(addr uint64) string {
+	if e == nil || e.Target == nil || addr == 0 {
+		return ""
+	}
+	return e.Target.ItabType(addr)
 }

@@ -20,7 +20,8 @@ const (
 	commonDropReasonDROP_UNMATCHED_EXIT  commonDropReason = 1
 	commonDropReasonDROP_MISMATCHED_EXIT commonDropReason = 2
 	commonDropReasonDROP_UNSUPPORTED     commonDropReason = 3
-	commonDropReasonDROP_REASON_MAX      commonDropReason = 4
+	commonDropReasonDROP_BAD_TRACEPARENT commonDropReason = 4
+	commonDropReasonDROP_REASON_MAX      commonDropReason = 5
 )
 
 type commonEventHeader struct {
@@ -30,35 +31,44 @@ type commonEventHeader struct {
 	Goid    uint64
 	StartNs uint64
 	EndNs   uint64
-	Sc      struct {
-		_       structs.HostLayout
-		TraceId [16]uint8
-		SpanId  [8]uint8
-	}
-	Parent struct {
-		_       structs.HostLayout
-		TraceId [16]uint8
-		SpanId  [8]uint8
-	}
+	Sc      commonSpanContext
+	Parent  commonSpanContext
 }
 
 type commonEventKind uint32
 
 const (
 	commonEventKindEVENT_HTTP_SERVER commonEventKind = 1
+	commonEventKindEVENT_HTTP_CLIENT commonEventKind = 2
+	commonEventKindEVENT_DB          commonEventKind = 3
 )
+
+type commonSpanContext struct {
+	_       structs.HostLayout
+	TraceId [16]uint8
+	SpanId  [8]uint8
+	Flags   uint8
+	Remote  uint8
+	Pad     [6]uint8
+}
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	commonMapContextSpans        = "context_spans"
 	commonMapDropCounts          = "drop_counts"
 	commonMapEvents              = "events"
+	commonMapGoroutineSpans      = "goroutine_spans"
 	commonProgUprobeCommonUnused = "uprobe_common_unused"
+	commonVarOffCtxParent        = "off_ctx_parent"
 	commonVarOffG_goid           = "off_g_goid"
+	commonVarOffG_m              = "off_g_m"
+	commonVarOffM_curg           = "off_m_curg"
 	commonVarUnusedDropReason    = "unused_drop_reason"
 	commonVarUnusedEventHeader   = "unused_event_header"
 	commonVarUnusedEventKind     = "unused_event_kind"
+	commonVarUnusedSpanContext   = "unused_span_context"
 )
 
 // loadCommon returns the embedded CollectionSpec for common.
@@ -110,18 +120,24 @@ type commonProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type commonMapSpecs struct {
-	DropCounts *ebpf.MapSpec `ebpf:"drop_counts"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
+	ContextSpans   *ebpf.MapSpec `ebpf:"context_spans"`
+	DropCounts     *ebpf.MapSpec `ebpf:"drop_counts"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
 }
 
 // commonVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type commonVariableSpecs struct {
+	OffCtxParent      *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
 	OffG_goid         *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m            *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffM_curg         *ebpf.VariableSpec `ebpf:"off_m_curg"`
 	UnusedDropReason  *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
 	UnusedEventHeader *ebpf.VariableSpec `ebpf:"unused_event_header"`
 	UnusedEventKind   *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedSpanContext *ebpf.VariableSpec `ebpf:"unused_span_context"`
 }
 
 // commonObjects contains all objects after they have been loaded into the kernel.
@@ -144,14 +160,18 @@ func (o *commonObjects) Close() error {
 //
 // It can be passed to loadCommonObjects or ebpf.CollectionSpec.LoadAndAssign.
 type commonMaps struct {
-	DropCounts *ebpf.Map `ebpf:"drop_counts"`
-	Events     *ebpf.Map `ebpf:"events"`
+	ContextSpans   *ebpf.Map `ebpf:"context_spans"`
+	DropCounts     *ebpf.Map `ebpf:"drop_counts"`
+	Events         *ebpf.Map `ebpf:"events"`
+	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
 }
 
 func (m *commonMaps) Close() error {
 	return _CommonClose(
+		m.ContextSpans,
 		m.DropCounts,
 		m.Events,
+		m.GoroutineSpans,
 	)
 }
 
@@ -159,10 +179,14 @@ func (m *commonMaps) Close() error {
 //
 // It can be passed to loadCommonObjects or ebpf.CollectionSpec.LoadAndAssign.
 type commonVariables struct {
+	OffCtxParent      *ebpf.Variable `ebpf:"off_ctx_parent"`
 	OffG_goid         *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m            *ebpf.Variable `ebpf:"off_g_m"`
+	OffM_curg         *ebpf.Variable `ebpf:"off_m_curg"`
 	UnusedDropReason  *ebpf.Variable `ebpf:"unused_drop_reason"`
 	UnusedEventHeader *ebpf.Variable `ebpf:"unused_event_header"`
 	UnusedEventKind   *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedSpanContext *ebpf.Variable `ebpf:"unused_span_context"`
 }
 
 // commonPrograms contains all programs after they have been loaded into the kernel.

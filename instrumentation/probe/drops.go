@@ -35,6 +35,7 @@ var reasonNames = [commonDropReasonDROP_REASON_MAX]string{
 	commonDropReasonDROP_UNMATCHED_EXIT:  "unmatched_exit",
 	commonDropReasonDROP_MISMATCHED_EXIT: "mismatched_exit",
 	commonDropReasonDROP_UNSUPPORTED:     "unsupported",
+	commonDropReasonDROP_BAD_TRACEPARENT: "bad_traceparent",
 }
 
 func reasonName(r commonDropReason) string { return reasonNames[r] }

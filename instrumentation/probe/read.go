@@ -19,7 +19,7 @@ import (
 type EmitFunc func(pid uint32, s *tracetest.SpanStub)
 
 type attachMetrics struct {
-	read, decodeErrors, unknownKind *metrics.Counter
+	read, decodeErrors, unknownKind, unsampled *metrics.Counter
 }
 
 func newAttachMetrics(reg *metrics.Registry) attachMetrics {
@@ -30,6 +30,7 @@ func newAttachMetrics(reg *metrics.Registry) attachMetrics {
 		read:         reg.Counter("spanprobe_ringbuf_records_read_total", "Ring-buffer records read from the probes."),
 		decodeErrors: reg.Counter("spanprobe_spans_dropped_total", "Spans dropped, by reason.", "reason", "decode_error"),
 		unknownKind:  reg.Counter("spanprobe_spans_dropped_total", "Spans dropped, by reason.", "reason", "unknown_event"),
+		unsampled:    reg.Counter("spanprobe_spans_unsampled_total", "Spans not exported because their trace came in with the sampled flag off."),
 	}
 }
 
@@ -45,7 +46,9 @@ const pollInterval = 50 * time.Millisecond
 func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error {
 	byKind := make(map[uint32]*loadedBundle, len(a.loaded))
 	for _, lb := range a.loaded {
-		byKind[lb.bundle.EventKind] = lb
+		if lb.bundle.EventKind != 0 {
+			byKind[lb.bundle.EventKind] = lb
+		}
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)
 	defer stopSync()
@@ -83,11 +86,15 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 			a.metrics.unknownKind.Inc()
 			continue
 		}
+		if h.Sc.Flags&byte(trace.FlagsSampled) == 0 {
+			a.metrics.unsampled.Inc() // the caller decided: honour it
+			continue
+		}
 		s = tracetest.SpanStub{
 			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
 				TraceID:    h.Sc.TraceId,
 				SpanID:     h.Sc.SpanId,
-				TraceFlags: trace.FlagsSampled,
+				TraceFlags: trace.TraceFlags(h.Sc.Flags),
 			}),
 			StartTime:            clock.Time(h.StartNs),
 			EndTime:              clock.Time(h.EndNs),
@@ -97,11 +104,11 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 			s.Parent = trace.NewSpanContext(trace.SpanContextConfig{
 				TraceID:    h.Parent.TraceId,
 				SpanID:     h.Parent.SpanId,
-				TraceFlags: trace.FlagsSampled,
-				Remote:     true,
+				TraceFlags: trace.TraceFlags(h.Parent.Flags),
+				Remote:     h.Parent.Remote != 0,
 			})
 		}
-		if err := lb.bundle.Decode(raw, &s); err != nil {
+		if err := lb.bundle.Decode(raw, &s, a.env); err != nil {
 			a.metrics.decodeErrors.Inc()
 			continue
 		}

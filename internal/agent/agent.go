@@ -30,6 +30,8 @@ type Config struct {
 	Exe    string
 	// ReturnsOnly probes RET instructions instead of cheaper exit sites.
 	ReturnsOnly bool
+	// RawQueryText keeps database statements as written (see probe.Env).
+	RawQueryText bool
 	// ScanInterval is how often --exe looks for new processes.
 	ScanInterval time.Duration
 }
@@ -97,7 +99,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	start := time.Now()
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	att, err := probe.Attach(bin, path, Bundles, res, probe.Options{
-		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, Logger: a.log, Metrics: a.reg,
+		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText, Logger: a.log, Metrics: a.reg,
 	})
 	if errors.Is(err, probe.ErrNothingToTrace) {
 		a.log.Warn("nothing to trace: the target links none of the instrumented libraries (net/http)", "pid", pid, "path", path, "error", OneLine(err))

@@ -47,6 +47,9 @@ type Binary struct {
 	funcs     funcTable
 	funcsErr  error
 
+	itabsOnce sync.Once
+	itabs     []itab // sorted by addr
+
 	dwarfOnce sync.Once
 	dwarf     *dwarf.Data
 	dwarfErr  error

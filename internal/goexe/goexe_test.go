@@ -780,6 +780,68 @@ func TestEmulated(t *testing.T) {
 	}
 }
 
+// callFuncs are (caller, callee) pairs probed at the call: the goroutine
+// creation probe sits on newproc's CALL runqput.
+var callFuncs = [][2]string{{"runtime.newproc.func1", "runtime.runqput"}}
+
+func TestCallSites(t *testing.T) {
+	for _, c := range callFuncs {
+		checkCallSites(t, exec.Command("go"), c[0], c[1], buildFixture(t, "plain"), buildFixture(t, "stripped"))
+	}
+}
+
+// checkCallSites compares CallSites(caller, callee) in each binary with the
+// calls `go tool objdump` shows in the first, and wants at least one.
+func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths ...string) {
+	t.Helper()
+	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(caller)+"$", paths[0])
+	out, err := goCmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+CALL ` + regexp.QuoteMeta(callee) + `\(SB\)`)
+	var want []uint64
+	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+		a, err := strconv.ParseUint(m[1], 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, a)
+	}
+	if len(want) == 0 {
+		t.Fatalf("objdump shows no CALL %s in %s:\n%s", callee, caller, out)
+	}
+	for _, path := range paths {
+		b, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		from, err := b.Func(caller)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := b.Func(callee)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites, err := b.CallSites(from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for _, s := range sites {
+			got = append(got, s.Addr)
+			if !s.Emulated {
+				t.Errorf("%s: call site %+v is not emulated", path, s)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: CallSites(%s, %s) = %#x, objdump shows %#x", path, caller, callee, got, want)
+		}
+	}
+}
+
 func TestRetSitesRejectsUndecodable(t *testing.T) {
 	if _, err := decode([]byte{0x55, 0x48, 0x89}, 0x1000); err == nil {
 		t.Error("decode of a truncated MOVQ succeeded, want an error")
@@ -914,5 +976,41 @@ func TestLargeBinary(t *testing.T) {
 		path, st.Size()>>20, b.GoVersion, b.HasSymtab, opened, found, total, m.TotalAlloc>>20)
 	if found < 2 {
 		t.Errorf("resolved %d functions, want at least runtime.main and runtime.goexit", found)
+	}
+}
+
+func TestItabType(t *testing.T) {
+	plain := buildFixture(t, "plain")
+	out, err := exec.Command("go", "tool", "nm", plain).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool nm: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) R go:itab\.\*net\.OpError,error$`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatal("fixture has no go:itab.*net.OpError,error symbol")
+	}
+	addr, err := strconv.ParseUint(m[1], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, path string
+		addr       uint64
+		want       string
+	}{
+		{"plain", plain, addr, "*net.OpError"},
+		{"not an itab", plain, addr + 1, ""},
+		{"stripped", buildFixture(t, "stripped"), addr, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Open(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if got := b.ItabType(tt.addr); got != tt.want {
+				t.Errorf("ItabType(%#x) = %q, want %q", tt.addr, got, tt.want)
+			}
+		})
 	}
 }

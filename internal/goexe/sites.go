@@ -176,6 +176,25 @@ func (b *Binary) RetSites(f Func) ([]Site, error) {
 	return sites, nil
 }
 
+// CallSites lists every direct CALL in f whose target is callee's entry.
+// A CALL rel32 is emulated by the kernel, so a probe there is a cheap way
+// to see callee's arguments only for the calls made from f.
+func (b *Binary) CallSites(f, callee Func) ([]Site, error) {
+	var sites []Site
+	err := b.decodeFunc(f, func(insts []inst) error {
+		for _, in := range insts {
+			if to, ok := target(in); ok && in.Op == x86asm.CALL && to == callee.Addr {
+				sites = append(sites, b.site(f, in))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding calls to %s in %s: %w", callee.Name, f.Name, err)
+	}
+	return sites, nil
+}
+
 // decodeFunc decodes f's instructions and hands them to fn while the
 // mapping is held.
 func (b *Binary) decodeFunc(f Func, fn func([]inst) error) error {

@@ -112,6 +112,9 @@ func TestToolchains(t *testing.T) {
 			for _, fn := range retFuncs {
 				checkRetSites(t, goCmd(), fn, plain, stripped)
 			}
+			for _, c := range callFuncs {
+				checkCallSites(t, goCmd(), c[0], c[1], plain, stripped)
+			}
 		})
 	}
 }

@@ -33,6 +33,7 @@ var Bundle = &probe.Bundle{
 		{Var: "off_request_host", Key: "net/http.Request.Host"},
 		{Var: "off_request_remote_addr", Key: "net/http.Request.RemoteAddr"},
 		{Var: "off_request_tls", Key: "net/http.Request.TLS"},
+		{Var: "off_request_ctx", Key: "net/http.Request.ctx"},
 		{Var: "off_request_pat", Key: "net/http.Request.pat", Optional: true},
 		{Var: "off_pattern_str", Key: "net/http.pattern.str", Optional: true},
 		{Var: "off_request_pattern", Key: "net/http.Request.Pattern", Optional: true},

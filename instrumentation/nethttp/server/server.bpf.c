@@ -13,6 +13,7 @@
  */
 
 #include "common.h"
+#include "traceparent.h"
 
 #define METHOD_MAX 16
 #define URL_PATH_MAX 128
@@ -28,6 +29,7 @@ GO_OFFSET(off_request_proto_minor);
 GO_OFFSET(off_request_host);
 GO_OFFSET(off_request_remote_addr);
 GO_OFFSET(off_request_tls);
+GO_OFFSET(off_request_ctx);
 GO_OFFSET(off_request_pat);     /* go1.22: *pattern */
 GO_OFFSET(off_pattern_str);     /* go1.22: pattern.str */
 GO_OFFSET(off_request_pattern); /* go1.23+: Pattern string */
@@ -51,6 +53,7 @@ struct http_server_event {
 	struct event_header hdr;
 	u64 req_ptr;
 	u64 resp_ptr;
+	u64 ctx_ptr; /* the request's context.Context data: registered for children */
 	s64 status; /* 0: the handler wrote nothing, so net/http sends 200 */
 	s64 proto_major;
 	s64 proto_minor;
@@ -82,6 +85,14 @@ struct {
 	__type(value, struct http_server_event);
 } scratch SEC(".maps");
 
+/* The connection's buffered bytes, searched for the request head. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct head_scan_buf);
+} head_bytes SEC(".maps");
+
 /* In-flight requests by goroutine id. LRU: a request whose exit never comes
  * (panicking handler, hijacked connection) must not pin a slot forever. A
  * live request evicted by a flood shows up as DROP_UNMATCHED_EXIT. */
@@ -91,6 +102,38 @@ struct {
 	__type(key, u64);
 	__type(value, struct http_server_event);
 } active_requests SEC(".maps");
+
+/* read_head finds the request head in the bytes the connection's
+ * bufio.Reader holds (its read position r is just past the head), copies
+ * its start into ev->head and parses its traceparent into incoming: 1 when
+ * valid, 0 when absent, -1 when invalid. */
+static __always_inline int read_head(struct http_server_event *ev, void *resp, struct span_context *incoming)
+{
+	ev->head_len = 0;
+	void *conn = read_ptr(resp + off_response_conn);
+	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;
+	if (!bufr)
+		return 0;
+	void *buf = read_ptr(bufr + off_reader_buf);
+	s64 r = read_s64(bufr + off_reader_r);
+	u32 zero = 0;
+	struct head_scan_buf *hb = bpf_map_lookup_elem(&head_bytes, &zero);
+	if (!hb || !buf || r <= 0)
+		return 0;
+	/* Past HEAD_SCAN_MAX the head is longer than the default buffer: keep
+	 * its first bytes, which hold the request line and early headers. */
+	u32 n = r > HEAD_SCAN_MAX ? HEAD_SCAN_MAX : (u32)r;
+	if (bpf_probe_read_user(hb->b, n, buf))
+		return 0;
+	struct head_scan st = {.b = hb->b, .n = n};
+	int found = find_traceparent(&st, incoming);
+
+	/* A fixed-size copy (the buffer's slack covers it); head_len says how
+	 * much of it is this request's. */
+	if (st.head < n && bpf_probe_read_kernel(ev->head, HEAD_MAX, hb->b + (st.head & HEAD_SCAN_MASK)) == 0)
+		ev->head_len = n - st.head > HEAD_MAX ? HEAD_MAX : n - st.head;
+	return found;
+}
 
 SEC("uprobe")
 int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
@@ -113,13 +156,6 @@ int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 	if (!ev)
 		return 0;
 
-	ev->hdr.kind = EVENT_HTTP_SERVER;
-	ev->hdr.pid = bpf_get_current_pid_tgid() >> 32;
-	ev->hdr.goid = goid;
-	ev->hdr.start_ns = bpf_ktime_get_ns();
-	ev->hdr.end_ns = 0;
-	new_span_context(&ev->hdr.sc);
-	__builtin_memset(&ev->hdr.parent, 0, sizeof(ev->hdr.parent));
 	ev->req_ptr = (u64)req;
 	ev->resp_ptr = (u64)resp; /* status and route are read at the exit */
 
@@ -132,41 +168,48 @@ int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 	ev->proto_minor = read_s64(req + off_request_proto_minor);
 	ev->tls = read_ptr(req + off_request_tls) != 0;
 
-	void *conn = read_ptr(resp + off_response_conn);
-	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;
-	ev->head_len = 0;
-	if (bufr) {
-		void *buf = read_ptr(bufr + off_reader_buf);
-		s64 r = read_s64(bufr + off_reader_r);
-		ev->head_len = read_bytes(ev->head, sizeof(ev->head), buf, r);
-	}
+	struct span_context incoming = {};
+	int found = read_head(ev, resp, &incoming);
+	if (found < 0)
+		count_drop(DROP_BAD_TRACEPARENT);
+	begin_event(&ev->hdr, EVENT_HTTP_SERVER, goid, found > 0 ? &incoming : 0);
+
+	/* Children find this span through the request's context or the
+	 * handler's goroutine until the exit removes both. */
+	struct go_iface rctx = {};
+	bpf_probe_read_user(&rctx, sizeof(rctx), req + off_request_ctx);
+	ev->ctx_ptr = (u64)rctx.data;
+	if (rctx.data)
+		bpf_map_update_elem(&context_spans, &ev->ctx_ptr, &ev->hdr.sc, BPF_ANY);
+	bpf_map_update_elem(&goroutine_spans, &goid, &ev->hdr.sc, BPF_ANY);
 
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
 	return 0;
+}
+
+/* end_request_scope stops new children from finding the request's span. */
+static __always_inline void end_request_scope(u64 goid, u64 ctx_ptr)
+{
+	bpf_map_delete_elem(&goroutine_spans, &goid);
+	if (ctx_ptr)
+		bpf_map_delete_elem(&context_spans, &ctx_ptr);
 }
 
 static __always_inline int finish_request(struct pt_regs *ctx, u64 resp_seen)
 {
 	u64 goid = goroutine_id(ctx);
 	struct http_server_event *active = bpf_map_lookup_elem(&active_requests, &goid);
-	if (!active) {
-		count_drop(DROP_UNMATCHED_EXIT);
-		return 0;
+	if (active) {
+		end_request_scope(goid, active->ctx_ptr);
+		if (resp_seen && active->resp_ptr != resp_seen) {
+			count_drop(DROP_MISMATCHED_EXIT);
+			bpf_map_delete_elem(&active_requests, &goid);
+			return 0;
+		}
 	}
-	if (resp_seen && active->resp_ptr != resp_seen) {
-		count_drop(DROP_MISMATCHED_EXIT);
-		bpf_map_delete_elem(&active_requests, &goid);
+	struct http_server_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_server_event);
+	if (!ev)
 		return 0;
-	}
-
-	struct http_server_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		count_drop(DROP_RINGBUF_FULL);
-		bpf_map_delete_elem(&active_requests, &goid);
-		return 0;
-	}
-	bpf_probe_read_kernel(ev, sizeof(*ev), active);
-	bpf_map_delete_elem(&active_requests, &goid);
 
 	ev->hdr.end_ns = bpf_ktime_get_ns();
 	void *resp = (void *)ev->resp_ptr;

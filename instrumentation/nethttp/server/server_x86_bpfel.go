@@ -20,16 +20,13 @@ type serverEventHeader struct {
 	Goid    uint64
 	StartNs uint64
 	EndNs   uint64
-	Sc      struct {
-		_       structs.HostLayout
-		TraceId [16]uint8
-		SpanId  [8]uint8
-	}
-	Parent struct {
-		_       structs.HostLayout
-		TraceId [16]uint8
-		SpanId  [8]uint8
-	}
+	Sc      serverSpanContext
+	Parent  serverSpanContext
+}
+
+type serverHeadScanBuf struct {
+	_ structs.HostLayout
+	B [4608]int8
 }
 
 type serverHttpServerEvent struct {
@@ -37,6 +34,7 @@ type serverHttpServerEvent struct {
 	Hdr        serverEventHeader
 	ReqPtr     uint64
 	RespPtr    uint64
+	CtxPtr     uint64
 	Status     int64
 	ProtoMajor int64
 	ProtoMinor int64
@@ -57,22 +55,38 @@ type serverHttpServerEvent struct {
 	Head       [512]int8
 }
 
+type serverSpanContext struct {
+	_       structs.HostLayout
+	TraceId [16]uint8
+	SpanId  [8]uint8
+	Flags   uint8
+	Remote  uint8
+	Pad     [6]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	serverMapActiveRequests                    = "active_requests"
+	serverMapContextSpans                      = "context_spans"
 	serverMapDropCounts                        = "drop_counts"
 	serverMapEvents                            = "events"
+	serverMapGoroutineSpans                    = "goroutine_spans"
+	serverMapHeadBytes                         = "head_bytes"
 	serverMapScratch                           = "scratch"
 	serverProgUprobeResponseFinishRequest      = "uprobe_response_finishRequest"
 	serverProgUprobeServerHandlerServeHTTP     = "uprobe_serverHandler_ServeHTTP"
 	serverProgUprobeServerHandlerServeHTTP_ret = "uprobe_serverHandler_ServeHTTP_ret"
 	serverVarOffConnBufr                       = "off_conn_bufr"
+	serverVarOffCtxParent                      = "off_ctx_parent"
 	serverVarOffG_goid                         = "off_g_goid"
+	serverVarOffG_m                            = "off_g_m"
+	serverVarOffM_curg                         = "off_m_curg"
 	serverVarOffPatternStr                     = "off_pattern_str"
 	serverVarOffReaderBuf                      = "off_reader_buf"
 	serverVarOffReaderR                        = "off_reader_r"
+	serverVarOffRequestCtx                     = "off_request_ctx"
 	serverVarOffRequestHost                    = "off_request_host"
 	serverVarOffRequestMethod                  = "off_request_method"
 	serverVarOffRequestPat                     = "off_request_pat"
@@ -141,8 +155,11 @@ type serverProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverMapSpecs struct {
 	ActiveRequests *ebpf.MapSpec `ebpf:"active_requests"`
+	ContextSpans   *ebpf.MapSpec `ebpf:"context_spans"`
 	DropCounts     *ebpf.MapSpec `ebpf:"drop_counts"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
+	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
+	HeadBytes      *ebpf.MapSpec `ebpf:"head_bytes"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 }
 
@@ -151,10 +168,14 @@ type serverMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverVariableSpecs struct {
 	OffConnBufr          *ebpf.VariableSpec `ebpf:"off_conn_bufr"`
+	OffCtxParent         *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
 	OffG_goid            *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m               *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffM_curg            *ebpf.VariableSpec `ebpf:"off_m_curg"`
 	OffPatternStr        *ebpf.VariableSpec `ebpf:"off_pattern_str"`
 	OffReaderBuf         *ebpf.VariableSpec `ebpf:"off_reader_buf"`
 	OffReaderR           *ebpf.VariableSpec `ebpf:"off_reader_r"`
+	OffRequestCtx        *ebpf.VariableSpec `ebpf:"off_request_ctx"`
 	OffRequestHost       *ebpf.VariableSpec `ebpf:"off_request_host"`
 	OffRequestMethod     *ebpf.VariableSpec `ebpf:"off_request_method"`
 	OffRequestPat        *ebpf.VariableSpec `ebpf:"off_request_pat"`
@@ -192,16 +213,22 @@ func (o *serverObjects) Close() error {
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverMaps struct {
 	ActiveRequests *ebpf.Map `ebpf:"active_requests"`
+	ContextSpans   *ebpf.Map `ebpf:"context_spans"`
 	DropCounts     *ebpf.Map `ebpf:"drop_counts"`
 	Events         *ebpf.Map `ebpf:"events"`
+	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
+	HeadBytes      *ebpf.Map `ebpf:"head_bytes"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *serverMaps) Close() error {
 	return _ServerClose(
 		m.ActiveRequests,
+		m.ContextSpans,
 		m.DropCounts,
 		m.Events,
+		m.GoroutineSpans,
+		m.HeadBytes,
 		m.Scratch,
 	)
 }
@@ -211,10 +238,14 @@ func (m *serverMaps) Close() error {
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverVariables struct {
 	OffConnBufr          *ebpf.Variable `ebpf:"off_conn_bufr"`
+	OffCtxParent         *ebpf.Variable `ebpf:"off_ctx_parent"`
 	OffG_goid            *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m               *ebpf.Variable `ebpf:"off_g_m"`
+	OffM_curg            *ebpf.Variable `ebpf:"off_m_curg"`
 	OffPatternStr        *ebpf.Variable `ebpf:"off_pattern_str"`
 	OffReaderBuf         *ebpf.Variable `ebpf:"off_reader_buf"`
 	OffReaderR           *ebpf.Variable `ebpf:"off_reader_r"`
+	OffRequestCtx        *ebpf.Variable `ebpf:"off_request_ctx"`
 	OffRequestHost       *ebpf.Variable `ebpf:"off_request_host"`
 	OffRequestMethod     *ebpf.Variable `ebpf:"off_request_method"`
 	OffRequestPat        *ebpf.Variable `ebpf:"off_request_pat"`

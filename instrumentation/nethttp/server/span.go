@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -14,13 +13,16 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spanprobe/spanprobe/instrumentation/nethttp/internal/httpconv"
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
 var errShortRecord = errors.New("decoding net/http server event: record too short")
 
 var eventSize = int(unsafe.Sizeof(serverHttpServerEvent{}))
 
-func decode(raw []byte, s *tracetest.SpanStub) error {
+func decode(raw []byte, s *tracetest.SpanStub, _ *probe.Env) error {
 	if len(raw) < eventSize {
 		return errShortRecord
 	}
@@ -31,7 +33,7 @@ func decode(raw []byte, s *tracetest.SpanStub) error {
 // fillSpan sets name, kind, attributes and status from one event, per the
 // stable HTTP server semantic conventions.
 func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
-	method, methodOriginal := normalizeMethod(field(ev.Method[:], ev.MethodLen))
+	method, methodOriginal := httpconv.NormalizeMethod(probe.String(ev.Method[:], ev.MethodLen))
 	scheme := "http"
 	if ev.Tls != 0 {
 		scheme = "https"
@@ -40,12 +42,12 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	if status == 0 {
 		status = 200 // the handler wrote nothing: finishRequest sends 200
 	}
-	route := routeFromPattern(field(ev.Route[:], ev.RouteLen))
+	route := routeFromPattern(probe.String(ev.Route[:], ev.RouteLen))
 
 	attrs := make([]attribute.KeyValue, 0, 12)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLPath(field(ev.Path[:], ev.PathLen)),
+		semconv.URLPath(probe.String(ev.Path[:], ev.PathLen)),
 		semconv.URLScheme(scheme),
 		semconv.HTTPResponseStatusCode(status),
 	)
@@ -55,22 +57,22 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	if route != "" {
 		attrs = append(attrs, semconv.HTTPRoute(route))
 	}
-	if host, port := splitHostPort(field(ev.Host[:], ev.HostLen), scheme); host != "" {
+	if host, port := httpconv.SplitHostPort(probe.String(ev.Host[:], ev.HostLen), scheme); host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.ServerPort(port))
 		}
 	}
-	if host, port := splitHostPort(field(ev.Remote[:], ev.RemoteLen), ""); host != "" {
+	if host, port := httpconv.SplitHostPort(probe.String(ev.Remote[:], ev.RemoteLen), ""); host != "" {
 		attrs = append(attrs, semconv.NetworkPeerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.NetworkPeerPort(port))
 		}
 	}
-	if v := protocolVersion(ev.ProtoMajor, ev.ProtoMinor); v != "" {
+	if v := httpconv.ProtocolVersion(ev.ProtoMajor, ev.ProtoMinor); v != "" {
 		attrs = append(attrs, semconv.NetworkProtocolVersion(v))
 	}
-	if ua := headerValue(bytesOf(ev.Head[:], ev.HeadLen), bytesOf(ev.Method[:], ev.MethodLen), "user-agent"); ua != "" {
+	if ua := headerValue(probe.Bytes(ev.Head[:], ev.HeadLen), probe.Bytes(ev.Method[:], ev.MethodLen), "user-agent"); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
 	}
 	// Server spans: only 5xx is an error; 4xx is the client's.
@@ -79,33 +81,9 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
 
-	s.Name = spanName(method, route)
+	s.Name = httpconv.SpanName(method, route)
 	s.SpanKind = trace.SpanKindServer
 	s.Attributes = attrs
-}
-
-func spanName(method, route string) string {
-	if method == "_OTHER" {
-		method = "HTTP"
-	}
-	if route == "" {
-		return method
-	}
-	return method + " " + route
-}
-
-var knownMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
-	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true, "QUERY": true,
-}
-
-// normalizeMethod maps methods outside the semantic conventions' list to
-// "_OTHER", keeping the original for http.request.method_original.
-func normalizeMethod(m string) (method, original string) {
-	if knownMethods[m] {
-		return m, ""
-	}
-	return "_OTHER", m
 }
 
 // routeFromPattern turns a ServeMux pattern "[METHOD ][HOST]/PATH" into the
@@ -118,41 +96,6 @@ func routeFromPattern(p string) string {
 		p = p[i:]
 	}
 	return p
-}
-
-// splitHostPort splits "host:port" and "[v6]:port"; without a port it uses
-// the scheme's default when a scheme is given.
-func splitHostPort(hp, scheme string) (string, int) {
-	if hp == "" {
-		return "", 0
-	}
-	host, portStr, err := net.SplitHostPort(hp)
-	if err != nil {
-		host = strings.TrimSuffix(strings.TrimPrefix(hp, "["), "]")
-		switch scheme {
-		case "http":
-			return host, 80
-		case "https":
-			return host, 443
-		}
-		return host, 0
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		port = 0
-	}
-	return host, port
-}
-
-func protocolVersion(major, minor int64) string {
-	switch {
-	case major <= 0:
-		return ""
-	case major >= 2:
-		return strconv.FormatInt(major, 10)
-	default:
-		return strconv.FormatInt(major, 10) + "." + strconv.FormatInt(minor, 10)
-	}
 }
 
 // headerValue finds a header in the raw request head captured by the probe.
@@ -183,17 +126,3 @@ func headerValue(head, m []byte, name string) string {
 	}
 	return ""
 }
-
-// bytesOf views the first n bytes of a C char array.
-func bytesOf(a []int8, n uint16) []byte {
-	if int(n) > len(a) {
-		n = uint16(len(a))
-	}
-	if n == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), n)
-}
-
-// field copies the first n bytes of a C char array into a string.
-func field(a []int8, n uint16) string { return string(bytesOf(a, n)) }

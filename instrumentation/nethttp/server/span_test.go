@@ -113,7 +113,7 @@ func TestFillSpan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var s tracetest.SpanStub
 			raw := unsafe.Slice((*byte)(unsafe.Pointer(event(tt.in))), eventSize)
-			if err := decode(raw, &s); err != nil {
+			if err := decode(raw, &s, nil); err != nil {
 				t.Fatal(err)
 			}
 			if s.Name != tt.wantName {
@@ -149,7 +149,7 @@ func TestFillSpan(t *testing.T) {
 
 func TestDecodeShortRecord(t *testing.T) {
 	var s tracetest.SpanStub
-	if err := decode(make([]byte, eventSize-1), &s); err == nil {
+	if err := decode(make([]byte, eventSize-1), &s, nil); err == nil {
 		t.Fatal("decode accepted a short record")
 	}
 }

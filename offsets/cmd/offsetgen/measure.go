@@ -15,62 +15,6 @@ import (
 	"github.com/spanprobe/spanprobe/offsets"
 )
 
-// probeGoMod pins the language version to the oldest supported release so
-// every toolchain accepts the module.
-const probeGoMod = `module spanprobe.invalid/offsetprobe
-
-go 1.17
-`
-
-// probeMain uses every struct the std fields live in, so the linker keeps
-// their types in DWARF: the server side (net/http.conn, response, Request,
-// ServeMux patterns from go1.22), the client side, net/url.URL and
-// bufio.Reader. runtime.g is always there. The program is built, never run.
-const probeMain = `package main
-
-import (
-	"bufio"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
-)
-
-func main() {
-	if len(os.Args) < 3 {
-		return
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusTeapot)
-		fmt.Fprintf(w, "%s %s %d.%d %s %s\n", r.Method, r.URL.Path, r.ProtoMajor, r.ProtoMinor, r.Host, r.RemoteAddr)
-	})
-	switch os.Args[1] {
-	case "serve":
-		fmt.Println(http.ListenAndServe(os.Args[2], mux))
-	case "get":
-		resp, err := http.Get(os.Args[2])
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		defer resp.Body.Close()
-		io.Copy(os.Stdout, resp.Body)
-	case "parse":
-		u, err := url.Parse(os.Args[2])
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		br := bufio.NewReader(strings.NewReader(u.Path))
-		line, _ := br.ReadString('/')
-		fmt.Println(u.Scheme, line)
-	}
-}
-`
-
 type measurement struct {
 	version string            // as the binary's build info spells it
 	offsets map[string]uint64 // key -> offset; absent keys are missing
@@ -86,10 +30,10 @@ func measure(ctx context.Context, tc *toolchains, version string, log *slog.Logg
 		return measurement{}, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(probeGoMod), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(offsets.ProbeGoMod), 0o644); err != nil {
 		return measurement{}, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(probeMain), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(offsets.ProbeMain), 0o644); err != nil {
 		return measurement{}, err
 	}
 	bin := filepath.Join(dir, "probe")

@@ -1,0 +1,158 @@
+/* W3C Trace Context "traceparent" headers in raw HTTP/1 request bytes.
+ *
+ *   traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
+ *
+ * Reading the header from the bytes net/http has already buffered costs no
+ * probe hit per header line and does not depend on the layout of Go's
+ * Header map (which changed in Go 1.24). https://www.w3.org/TR/trace-context/
+ */
+#ifndef SPANPROBE_TRACEPARENT_H
+#define SPANPROBE_TRACEPARENT_H
+
+#include "common.h"
+
+#define TRACEPARENT_NAME_LEN 12 /* "traceparent:" */
+#define TRACEPARENT_LEN 55      /* version 00 value */
+
+/* How much of a connection's read buffer is searched: net/http's default
+ * bufio.Reader size. A header past it is not seen. */
+#define HEAD_SCAN_MAX 4096
+#define HEAD_SCAN_MASK (HEAD_SCAN_MAX - 1)
+/* Slack after the scanned bytes, so reads at any masked index (a header
+ * name, a value, a copied head) stay inside the buffer. */
+#define HEAD_SCAN_SLACK 512
+
+struct head_scan_buf {
+	char b[HEAD_SCAN_MAX + HEAD_SCAN_SLACK];
+};
+
+struct head_scan {
+	const char *b; /* a struct head_scan_buf */
+	u32 n;         /* bytes in b */
+	u32 head;      /* where the last request head in b starts */
+	s32 value;     /* where the last traceparent value of that head starts; -1: none */
+};
+
+static __always_inline int is_traceparent_name(const char *p)
+{
+	const char name[] = "traceparent:";
+#pragma unroll
+	for (int k = 0; k < TRACEPARENT_NAME_LEN; k++) {
+		/* ASCII letters fold to lower case with 0x20; ':' already has it. */
+		if ((p[k] | 0x20) != name[k])
+			return 0;
+	}
+	return 1;
+}
+
+/* scan_head_byte is the bpf_loop body: at every line feed it notes either
+ * a blank line (the end of a head: a pipelined next head may follow, and
+ * only the last one is the current request's) or a traceparent line. */
+static long scan_head_byte(u32 i, struct head_scan *st)
+{
+	if (i >= st->n)
+		return 1;
+	const char *b = st->b;
+	u32 j = i & HEAD_SCAN_MASK;
+	if (b[j] != '\n')
+		return 0;
+	u32 next = i + 1;
+	if (j >= 2 && b[(j - 1) & HEAD_SCAN_MASK] == '\r' && b[(j - 2) & HEAD_SCAN_MASK] == '\n') {
+		if (next < st->n) {
+			st->head = next;
+			st->value = -1;
+		}
+		return 0;
+	}
+	if (next + TRACEPARENT_NAME_LEN <= st->n && is_traceparent_name(b + (next & HEAD_SCAN_MASK)))
+		st->value = next + TRACEPARENT_NAME_LEN;
+	return 0;
+}
+
+static __always_inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f') /* the specification allows lower case only */
+		return c - 'a' + 10;
+	return -1;
+}
+
+static __always_inline int hex_byte(const char *p)
+{
+	int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
+	return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
+static __always_inline int is_line_end(char c)
+{
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+/* parse_traceparent reads a header value at p (at least TRACEPARENT_LEN+1
+ * readable bytes) into sc as a remote parent. It returns 0 on success, -1
+ * for a value the specification says to ignore. */
+static __always_inline int parse_traceparent(const char *p, struct span_context *sc)
+{
+	int version = hex_byte(p);
+	if (version < 0 || version == 0xff || p[2] != '-' || p[35] != '-' || p[52] != '-')
+		return -1;
+	u8 any = 0;
+#pragma unroll
+	for (int k = 0; k < 16; k++) {
+		int v = hex_byte(p + 3 + 2 * k);
+		if (v < 0)
+			return -1;
+		sc->trace_id[k] = v;
+		any |= v;
+	}
+	if (!any)
+		return -1;
+	any = 0;
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int v = hex_byte(p + 36 + 2 * k);
+		if (v < 0)
+			return -1;
+		sc->span_id[k] = v;
+		any |= v;
+	}
+	if (!any)
+		return -1;
+	int flags = hex_byte(p + 53);
+	if (flags < 0)
+		return -1;
+	/* Version 00 ends here; a later version may append "-..." fields. */
+	char after = p[TRACEPARENT_LEN];
+	if (!is_line_end(after) && !(version > 0 && after == '-'))
+		return -1;
+	sc->flags = flags;
+	sc->remote = 1;
+	return 0;
+}
+
+/* find_traceparent scans st->n bytes of st->b for the last request head and
+ * its traceparent. It returns 1 and fills sc for a valid header, 0 when
+ * there is none, -1 for an invalid one (to be ignored, and counted). */
+static __always_inline int find_traceparent(struct head_scan *st, struct span_context *sc)
+{
+	st->head = 0;
+	st->value = -1;
+	bpf_loop(st->n, scan_head_byte, st, 0);
+	if (st->value < 0)
+		return 0;
+	u32 v = st->value;
+	/* Optional whitespace before the value. */
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		char c = st->b[v & HEAD_SCAN_MASK];
+		if (c != ' ' && c != '\t')
+			break;
+		v++;
+	}
+	if (v + TRACEPARENT_LEN >= st->n)
+		return -1;
+	return parse_traceparent(st->b + (v & HEAD_SCAN_MASK), sc) ? -1 : 1;
+}
+
+#endif

@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/spanprobe/spanprobe/internal/otlptest"
+)
+
+const (
+	clientScope = "github.com/spanprobe/spanprobe/instrumentation/nethttp/client"
+	dbScope     = "github.com/spanprobe/spanprobe/instrumentation/databasesql"
+
+	// incomingTrace and incomingParent make up the valid traceparent sent
+	// to the app; unsampledTrace comes with the sampled flag off.
+	incomingTrace  = "4bf92f3577b34da6a3ce929d0e0e4736"
+	incomingParent = "00f067aa0ba902b7"
+	unsampledTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
+)
+
+// child is a span a request must have below its server span.
+type child struct {
+	name  string
+	scope string
+	attrs map[string]any // exact values; absent{} and nonEmpty{} work too
+	err   bool           // status ERROR
+}
+
+// tree is one request and the spans it must leave: one trace holding its
+// server span and exactly these children.
+type tree struct {
+	call
+	children []child
+	// trace and parent: the trace id and remote parent span id the server
+	// span must have (from a traceparent); "" means a new trace.
+	trace, parent string
+	// dropped: the request came in unsampled and must leave no span.
+	dropped bool
+}
+
+// variant is one build of the app with one database.
+type variant struct {
+	name     string
+	bin      string
+	appFlags []string
+	system   string // db.system.name
+	// placeholder writes the i-th (1-based) bind parameter as the driver does.
+	placeholder func(i int) string
+	// dialErr and dbErr are error.type of a refused call and a failed query.
+	dialErr, dbErr string
+}
+
+// TestRequestTrees sends one request per way an instrumented call can be
+// tied to the request that caused it and checks the whole tree each leaves:
+// calls on the handler's goroutine, on goroutines it starts (directly and
+// transitively, without a context), through errgroup with the request's
+// context, through a worker pool fed the context over a channel; a refused
+// call; every kind of database/sql call and a failing one; and requests
+// carrying valid, unsampled and invalid traceparent headers.
+func TestRequestTrees(t *testing.T) {
+	requireBPF(t)
+	variants := []variant{
+		{name: "sqlite", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
+		{name: "sqlite stripped", bin: bins.appStripped, system: "other_sql", placeholder: question, dialErr: "_OTHER", dbErr: "_OTHER"},
+		{name: "postgresql", bin: bins.app, system: "postgresql", placeholder: dollar, dialErr: "*net.OpError", dbErr: "*github.com/jackc/pgx/v5/pgconn.PgError"},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			if v.system == "postgresql" {
+				v.appFlags = []string{"-db-driver", "pgx", "-db-dsn", startPostgres(t)}
+			}
+			down := startDownstream(t)
+			rcv := otlptest.Start(t)
+			a := startApp(t, v.bin, append([]string{"-downstream", down.URL}, v.appFlags...)...)
+			agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
+			waitAttached(t, agent)
+
+			trees := requestTrees(down.URL, v)
+			var calls []call
+			for _, tr := range trees {
+				calls = append(calls, tr.call)
+			}
+			sent := sendAll(t, a.addr, calls)
+			agent.stop(t, 15*time.Second)
+			checkTrees(t, rcv.Spans(), trees, sent)
+		})
+	}
+}
+
+func question(int) string { return "?" }
+func dollar(i int) string { return "$" + strconv.Itoa(i) }
+
+// requestTrees lists the requests and what each must leave.
+func requestTrees(down string, v variant) []tree {
+	get := func(n int) []child {
+		c := child{name: "GET", scope: clientScope, attrs: map[string]any{
+			"http.request.method":       "GET",
+			"url.full":                  down + "/hello",
+			"http.response.status_code": int64(200),
+			"network.protocol.version":  "1.1",
+			"server.address":            "127.0.0.1",
+			"server.port":               int64(portOf(down)),
+			"error.type":                absent{},
+		}}
+		return slices.Repeat([]child{c}, n)
+	}
+	p := v.placeholder
+	db := func(name, op, table, text string) child {
+		attrs := map[string]any{
+			"db.system.name":    v.system,
+			"db.operation.name": op,
+			"db.query.text":     text,
+			"error.type":        absent{},
+		}
+		if table != "" {
+			attrs["db.collection.name"] = table
+		}
+		if text == "" {
+			attrs["db.query.text"] = absent{}
+		}
+		return child{name: name, scope: dbScope, attrs: attrs}
+	}
+	route := func(target string) call {
+		path, _, _ := strings.Cut(target, "?")
+		return call{method: "GET", target: target, status: 200, name: "GET " + path, route: path}
+	}
+	withHeader := func(c call, tp string) call { c.traceparent = tp; return c }
+	failedDB := db("UPDATE missing_table", "UPDATE", "missing_table", "UPDATE missing_table SET name = ? WHERE id = ?")
+	failedDB.err, failedDB.attrs["error.type"] = true, v.dbErr
+	return []tree{
+		{call: route("/chain"), children: get(1)},
+		{call: route("/calls/goroutines"), children: get(3)},
+		{call: route("/calls/errgroup"), children: get(3)},
+		{call: route("/calls/pool"), children: get(1)},
+		{call: route("/calls/refused"), children: []child{{name: "GET", scope: clientScope, err: true, attrs: map[string]any{
+			"http.request.method":       "GET",
+			"url.full":                  nonEmpty{},
+			"error.type":                v.dialErr,
+			"http.response.status_code": absent{},
+		}}}},
+		{call: route("/db"), children: []child{db("SELECT items", "SELECT", "items", "SELECT count(*) FROM items WHERE id > "+p(1))}},
+		{call: route("/calls/db"), children: []child{
+			db("INSERT items", "INSERT", "items", "INSERT INTO items (name) VALUES (?)"),
+			db("SELECT items", "SELECT", "items", "SELECT id, name FROM items WHERE name = ? LIMIT ?"),
+			db("SELECT items", "SELECT", "items", "SELECT name FROM items WHERE id = "+p(1)),
+			db("UPDATE items", "UPDATE", "items", "UPDATE items SET name = ? WHERE id = ?"),
+			db("BEGIN", "BEGIN", "", ""),
+			db("DELETE items", "DELETE", "items", "DELETE FROM items WHERE name = ?"),
+			db("COMMIT", "COMMIT", "", ""),
+		}},
+		{call: route("/calls/dbfail"), children: []child{failedDB}},
+		{call: withHeader(route("/chain"), "00-"+incomingTrace+"-"+incomingParent+"-01"), children: get(1), trace: incomingTrace, parent: incomingParent},
+		{call: withHeader(route("/chain"), "00-"+unsampledTrace+"-"+incomingParent+"-00"), dropped: true},
+		// Upper-case hex is invalid: the request starts a trace of its own.
+		{call: withHeader(route("/hello"), "00-"+strings.ToUpper(incomingTrace)+"-"+incomingParent+"-01")},
+	}
+}
+
+// checkTrees checks that spans hold exactly the trees, and nothing else.
+func checkTrees(t *testing.T, spans []otlptest.Span, trees []tree, sent []sent) {
+	t.Helper()
+	byTrace := map[string][]otlptest.Span{}
+	for _, s := range spans {
+		id := hex.EncodeToString(s.Span.GetTraceId())
+		byTrace[id] = append(byTrace[id], s)
+	}
+	seen := map[string]bool{}
+	for i, tr := range trees {
+		what := fmt.Sprintf("request %d (%s, traceparent %q)", i, tr.target, tr.traceparent)
+		root := serverSpanOf(spans, sent[i].localPort)
+		if tr.dropped {
+			if root != nil || len(byTrace[unsampledTrace]) != 0 {
+				t.Errorf("%s: unsampled request left spans", what)
+			}
+			continue
+		}
+		if root == nil {
+			t.Errorf("%s: no server span", what)
+			continue
+		}
+		traceID := hex.EncodeToString(root.Span.GetTraceId())
+		seen[traceID] = true
+		if tr.trace != "" && traceID != tr.trace {
+			t.Errorf("%s: trace id %s, want %s from the traceparent", what, traceID, tr.trace)
+		}
+		if got := hex.EncodeToString(root.Span.GetParentSpanId()); got != tr.parent {
+			t.Errorf("%s: server span parent %q, want %q", what, got, tr.parent)
+		}
+		if root.Span.GetName() != tr.name {
+			t.Errorf("%s: server span %q, want %q", what, root.Span.GetName(), tr.name)
+		}
+		rootID := string(root.Span.GetSpanId())
+		var kids []otlptest.Span
+		for _, s := range byTrace[traceID] {
+			if string(s.Span.GetSpanId()) != rootID {
+				kids = append(kids, s)
+			}
+		}
+		if len(kids) != len(tr.children) {
+			logSpans(t, byTrace[traceID])
+			t.Errorf("%s: %d spans below the server span, want %d", what, len(kids), len(tr.children))
+			continue
+		}
+		for _, want := range tr.children {
+			k := slices.IndexFunc(kids, func(s otlptest.Span) bool { return s.Span.GetName() == want.name && s.Scope == want.scope })
+			if k < 0 {
+				logSpans(t, kids)
+				t.Errorf("%s: no child %q from %s", what, want.name, want.scope)
+				continue
+			}
+			got := kids[k]
+			kids = slices.Delete(kids, k, k+1)
+			cw := what + " child " + want.name
+			if string(got.Span.GetParentSpanId()) != rootID {
+				t.Errorf("%s: parent %x, want the server span %x", cw, got.Span.GetParentSpanId(), rootID)
+			}
+			if got.Span.GetKind() != tracev1.Span_SPAN_KIND_CLIENT {
+				t.Errorf("%s: kind %v, want client", cw, got.Span.GetKind())
+			}
+			if isErr := got.Span.GetStatus().GetCode() == tracev1.Status_STATUS_CODE_ERROR; isErr != want.err {
+				t.Errorf("%s: status error %v, want %v", cw, isErr, want.err)
+			}
+			if got.Span.GetStartTimeUnixNano() < root.Span.GetStartTimeUnixNano() || got.Span.GetEndTimeUnixNano() > root.Span.GetEndTimeUnixNano() {
+				t.Errorf("%s: not inside the server span's time", cw)
+			}
+			attrs := got.Attrs()
+			for key, w := range want.attrs {
+				checkValue(t, cw+" "+key, attrs, key, w)
+			}
+		}
+	}
+	for id, ss := range byTrace {
+		if !seen[id] {
+			logSpans(t, ss)
+			t.Errorf("trace %s belongs to no request", id)
+		}
+	}
+}
+
+// serverSpanOf finds the server span whose peer port is port.
+func serverSpanOf(spans []otlptest.Span, port int) *otlptest.Span {
+	for i, s := range spans {
+		if s.Scope == serverScope && s.Attrs()["network.peer.port"] == int64(port) {
+			return &spans[i]
+		}
+	}
+	return nil
+}
+
+// startDownstream serves /hello outside any instrumented process, so the
+// only server spans are the app's.
+func startDownstream(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func portOf(url string) int {
+	i := strings.LastIndexByte(url, ':')
+	p, _ := strconv.Atoi(url[i+1:])
+	return p
+}

@@ -1,0 +1,242 @@
+//go:build ignore
+
+/* database/sql: one CLIENT span per statement, transaction start and end.
+ *
+ * Entries (register arguments, Go 1.17+):
+ *   (*DB|*Conn|*Tx).QueryContext/ExecContext(recv, ctx, query string, args)
+ *       recv RAX, ctx RBX:RCX, query RDI:RSI
+ *   (*Stmt).QueryContext/ExecContext(s, ctx, args)   query from s.query
+ *   (*DB|*Conn).BeginTx(recv, ctx, opts)
+ *   (*Tx).Commit(tx), (*Tx).Rollback(tx)            ctx from tx.ctx
+ * The non-Context variants (Query, Exec, Begin, QueryRow...) call these.
+ * Exits: every RET of the same function; the error is the last result,
+ *   whose registers depend on the results before it (see the _ret programs).
+ * In-flight calls are keyed by goroutine id: no probed function calls
+ * another on the same goroutine.
+ */
+
+#include "common.h"
+
+#define QUERY_MAX 1024
+
+GO_OFFSET(off_db_connector);
+GO_OFFSET(off_dsnconnector_driver);
+GO_OFFSET(off_conn_db);
+GO_OFFSET(off_tx_db);
+GO_OFFSET(off_tx_ctx);
+GO_OFFSET(off_stmt_db);
+GO_OFFSET(off_stmt_query);
+
+enum db_call {
+	DB_CALL_QUERY = 1,
+	DB_CALL_EXEC,
+	DB_CALL_BEGIN,
+	DB_CALL_COMMIT,
+	DB_CALL_ROLLBACK,
+};
+
+enum db_call unused_db_call __attribute__((unused));
+
+struct db_event {
+	struct event_header hdr;
+	u64 conn_itab;   /* the DB's driver.Connector */
+	u64 driver_itab; /* its driver.Driver, when the connector is sql.Open's dsnConnector */
+	u64 err_itab;    /* the returned error's itab, 0: none */
+	u32 call;        /* enum db_call */
+	u16 query_len;
+	u8 _pad[2];
+	char query[QUERY_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct db_event);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u64);
+	__type(value, struct db_event);
+} active_calls SEC(".maps");
+
+/* start_call opens the in-flight record of a call on db with context
+ * go_ctx (its data pointer). The caller fills the query text after. */
+static __always_inline struct db_event *start_call(struct pt_regs *ctx, void *db, void *go_ctx, u32 call, u64 *goid)
+{
+	*goid = goroutine_id(ctx);
+	u32 zero = 0;
+	struct db_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!*goid || !ev)
+		return 0;
+	begin_event(&ev->hdr, EVENT_DB, *goid, parent_span(*goid, go_ctx));
+	ev->call = call;
+	ev->query_len = 0;
+	struct go_iface conn = {};
+	if (db)
+		bpf_probe_read_user(&conn, sizeof(conn), db + off_db_connector);
+	ev->conn_itab = (u64)conn.tab;
+	struct go_iface drv = {};
+	if (conn.data)
+		bpf_probe_read_user(&drv, sizeof(drv), conn.data + off_dsnconnector_driver);
+	ev->driver_itab = (u64)drv.tab;
+	return ev;
+}
+
+static __always_inline void open_call(struct db_event *ev, u64 goid)
+{
+	bpf_map_update_elem(&active_calls, &goid, ev, BPF_ANY);
+}
+
+/* A statement given as a string argument in RDI:RSI. */
+static __always_inline int text_call(struct pt_regs *ctx, void *db, u32 call)
+{
+	u64 goid;
+	struct db_event *ev = start_call(ctx, db, (void *)GO_PARAM3(ctx), call, &goid);
+	if (!ev)
+		return 0;
+	ev->query_len = read_bytes(ev->query, sizeof(ev->query), (void *)GO_PARAM4(ctx), GO_PARAM5(ctx));
+	open_call(ev, goid);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_DB_QueryContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, (void *)GO_PARAM1(ctx), DB_CALL_QUERY);
+}
+
+SEC("uprobe")
+int uprobe_DB_ExecContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, (void *)GO_PARAM1(ctx), DB_CALL_EXEC);
+}
+
+SEC("uprobe")
+int uprobe_Conn_QueryContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), DB_CALL_QUERY);
+}
+
+SEC("uprobe")
+int uprobe_Conn_ExecContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), DB_CALL_EXEC);
+}
+
+SEC("uprobe")
+int uprobe_Tx_QueryContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_tx_db), DB_CALL_QUERY);
+}
+
+SEC("uprobe")
+int uprobe_Tx_ExecContext(struct pt_regs *ctx)
+{
+	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_tx_db), DB_CALL_EXEC);
+}
+
+/* A prepared statement: the text is the Stmt's. */
+static __always_inline int stmt_call(struct pt_regs *ctx, u32 call)
+{
+	void *s = (void *)GO_PARAM1(ctx);
+	u64 goid;
+	struct db_event *ev = start_call(ctx, read_ptr(s + off_stmt_db), (void *)GO_PARAM3(ctx), call, &goid);
+	if (!ev)
+		return 0;
+	ev->query_len = READ_GO_STRING(ev->query, s + off_stmt_query);
+	open_call(ev, goid);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_Stmt_QueryContext(struct pt_regs *ctx)
+{
+	return stmt_call(ctx, DB_CALL_QUERY);
+}
+
+SEC("uprobe")
+int uprobe_Stmt_ExecContext(struct pt_regs *ctx)
+{
+	return stmt_call(ctx, DB_CALL_EXEC);
+}
+
+/* Transactions: no statement text. */
+static __always_inline int tx_call(struct pt_regs *ctx, void *db, void *go_ctx, u32 call)
+{
+	u64 goid;
+	struct db_event *ev = start_call(ctx, db, go_ctx, call, &goid);
+	if (ev)
+		open_call(ev, goid);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_DB_BeginTx(struct pt_regs *ctx)
+{
+	return tx_call(ctx, (void *)GO_PARAM1(ctx), (void *)GO_PARAM3(ctx), DB_CALL_BEGIN);
+}
+
+SEC("uprobe")
+int uprobe_Conn_BeginTx(struct pt_regs *ctx)
+{
+	return tx_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), (void *)GO_PARAM3(ctx), DB_CALL_BEGIN);
+}
+
+static __always_inline int tx_end(struct pt_regs *ctx, u32 call)
+{
+	void *tx = (void *)GO_PARAM1(ctx);
+	struct go_iface tctx = {};
+	bpf_probe_read_user(&tctx, sizeof(tctx), tx + off_tx_ctx);
+	return tx_call(ctx, read_ptr(tx + off_tx_db), tctx.data, call);
+}
+
+SEC("uprobe")
+int uprobe_Tx_Commit(struct pt_regs *ctx)
+{
+	return tx_end(ctx, DB_CALL_COMMIT);
+}
+
+SEC("uprobe")
+int uprobe_Tx_Rollback(struct pt_regs *ctx)
+{
+	return tx_end(ctx, DB_CALL_ROLLBACK);
+}
+
+/* end_call sends the in-flight record of this goroutine, with the error
+ * the function returns (its itab register, by result shape). */
+static __always_inline int end_call(struct pt_regs *ctx, u64 err_itab)
+{
+	u64 end = bpf_ktime_get_ns();
+	u64 goid = goroutine_id(ctx);
+	struct db_event *ev = TAKE_ACTIVE(active_calls, goid, struct db_event);
+	if (!ev)
+		return 0;
+	ev->hdr.end_ns = end;
+	ev->err_itab = err_itab;
+	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	return 0;
+}
+
+/* (*Rows, error), (*Tx, error) */
+SEC("uprobe")
+int uprobe_db_ret_ptr_error(struct pt_regs *ctx)
+{
+	return end_call(ctx, GO_PARAM2(ctx));
+}
+
+/* (Result, error): Result is an interface, two registers. */
+SEC("uprobe")
+int uprobe_db_ret_iface_error(struct pt_regs *ctx)
+{
+	return end_call(ctx, GO_PARAM3(ctx));
+}
+
+/* error */
+SEC("uprobe")
+int uprobe_db_ret_error(struct pt_regs *ctx)
+{
+	return end_call(ctx, GO_PARAM1(ctx));
+}

@@ -1,0 +1,13 @@
+// Package databasesql is the database/sql probe bundle: a CLIENT span for
+// every query and exec through *DB, *Conn, *Tx and prepared *Stmt (with or
+// without a Context: the plain methods call the Context ones) and for
+// BeginTx, Commit and Rollback, a child of the request span open in the
+// call's context or on its goroutine.
+//
+// Probed: the entries and RETs of those methods' Context variants, Go 1.17
+// and later. The statement text is read up to 1024 bytes and its literals
+// are replaced by "?" unless raw text is turned on
+// (SPANPROBE_DB_QUERY_TEXT=raw). db.system.name comes from the driver's Go
+// type, which needs the binary's symbol table; stripped binaries report
+// "other_sql".
+package databasesql

@@ -1,0 +1,90 @@
+package databasesql
+
+import (
+	"errors"
+	"strings"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
+	"github.com/spanprobe/spanprobe/internal/sqltext"
+)
+
+var errShortRecord = errors.New("decoding database/sql event: record too short")
+
+var eventSize = int(unsafe.Sizeof(databasesqlDbEvent{}))
+
+// dsnConnector is what sql.Open wraps a driver in: the driver names the
+// database, not this.
+const dsnConnector = "database/sql.dsnConnector"
+
+// callOperations name the calls that carry no statement.
+var callOperations = map[databasesqlDbCall]string{
+	databasesqlDbCallDB_CALL_BEGIN:    "BEGIN",
+	databasesqlDbCallDB_CALL_COMMIT:   "COMMIT",
+	databasesqlDbCallDB_CALL_ROLLBACK: "ROLLBACK",
+}
+
+func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
+	if len(raw) < eventSize {
+		return errShortRecord
+	}
+	fillSpan((*databasesqlDbEvent)(unsafe.Pointer(&raw[0])), s, env)
+	return nil
+}
+
+// fillSpan sets name, kind, attributes and status per the database client
+// semantic conventions.
+func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
+	system := systemName(env, ev.ConnItab, ev.DriverItab)
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
+
+	op, collection := callOperations[databasesqlDbCall(ev.Call)], ""
+	if op == "" {
+		query := probe.String(ev.Query[:], ev.QueryLen)
+		op, collection = sqltext.Summarize(system, query)
+		if !env.RawQuery() {
+			query = sqltext.Sanitize(system, query)
+		}
+		if query != "" {
+			attrs = append(attrs, semconv.DBQueryText(query))
+		}
+	}
+	if op != "" {
+		attrs = append(attrs, semconv.DBOperationName(op))
+	}
+	if collection != "" {
+		attrs = append(attrs, semconv.DBCollectionName(collection))
+	}
+	if ev.ErrItab != 0 {
+		s.Status = sdktrace.Status{Code: codes.Error}
+		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrItab)))
+	}
+	s.Name = sqltext.SpanName(op, collection)
+	s.SpanKind = trace.SpanKindClient
+	s.Attributes = attrs
+}
+
+// systemName is db.system.name from the DB's connector, or from the driver
+// when the connector is sql.Open's wrapper.
+func systemName(env *probe.Env, connItab, driverItab uint64) string {
+	name := env.ItabType(connItab)
+	if name == dsnConnector {
+		name = env.ItabType(driverItab)
+	}
+	// "*github.com/jackc/pgx/v5/stdlib.Driver": path, then type name.
+	name = strings.TrimPrefix(name, "*")
+	slash := strings.LastIndexByte(name, '/')
+	dot := strings.IndexByte(name[slash+1:], '.')
+	if dot < 0 {
+		return sqltext.SystemName("", name)
+	}
+	return sqltext.SystemName(name[:slash+1+dot], name[slash+1:])
+}

@@ -1,0 +1,123 @@
+//go:build ignore
+
+/* net/http client: one span per request sent through a Transport.
+ *
+ * Entry: net/http.(*Transport).roundTrip(t, req *Request) (t in RAX, req in
+ *   RBX), which Transport.RoundTrip, http.Get, Client.Do and any
+ *   RoundTripper delegating to a Transport end up in, on the caller's
+ *   goroutine. Opens an in-flight record keyed by goroutine id, with the
+ *   parent found through req's context or the goroutine.
+ * Exit: every RET of roundTrip ((*Response, error) in RAX and RBX:RCX).
+ *   No later function runs on every path, so this exit is single-stepped.
+ */
+
+#include "common.h"
+
+#define METHOD_MAX 16
+#define SCHEME_MAX 16
+#define HOST_MAX 64
+#define URL_PATH_MAX 128
+#define QUERY_MAX 128
+
+GO_OFFSET(off_request_method);
+GO_OFFSET(off_request_url);
+GO_OFFSET(off_request_ctx);
+GO_OFFSET(off_url_scheme);
+GO_OFFSET(off_url_user);
+GO_OFFSET(off_url_host);
+GO_OFFSET(off_url_path);
+GO_OFFSET(off_url_raw_query);
+GO_OFFSET(off_response_status_code);
+GO_OFFSET(off_response_proto_major);
+GO_OFFSET(off_response_proto_minor);
+
+struct http_client_event {
+	struct event_header hdr;
+	u64 status; /* 0: no response */
+	s64 proto_major;
+	s64 proto_minor;
+	u64 err_itab; /* the returned error's itab, 0: none */
+	u8 has_user;  /* the URL carries user info: url.full redacts it */
+	u8 _pad[1];
+	u16 method_len;
+	u16 scheme_len;
+	u16 host_len;
+	u16 path_len;
+	u16 query_len;
+	char method[METHOD_MAX];
+	char scheme[SCHEME_MAX];
+	char host[HOST_MAX];
+	char path[URL_PATH_MAX];
+	char query[QUERY_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct http_client_event);
+} scratch SEC(".maps");
+
+/* In-flight requests by goroutine id; LRU for the reasons given in the
+ * server bundle. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u64);
+	__type(value, struct http_client_event);
+} active_requests SEC(".maps");
+
+SEC("uprobe")
+int uprobe_Transport_roundTrip(struct pt_regs *ctx)
+{
+	void *req = (void *)GO_PARAM2(ctx);
+	u64 goid = goroutine_id(ctx);
+	u32 zero = 0;
+	struct http_client_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!goid || !ev)
+		return 0;
+
+	struct go_iface rctx = {};
+	bpf_probe_read_user(&rctx, sizeof(rctx), req + off_request_ctx);
+	begin_event(&ev->hdr, EVENT_HTTP_CLIENT, goid, parent_span(goid, rctx.data));
+
+	ev->method_len = READ_GO_STRING(ev->method, req + off_request_method);
+	void *url = read_ptr(req + off_request_url);
+	ev->scheme_len = 0;
+	ev->host_len = 0;
+	ev->path_len = 0;
+	ev->query_len = 0;
+	ev->has_user = 0;
+	if (url) {
+		ev->scheme_len = READ_GO_STRING(ev->scheme, url + off_url_scheme);
+		ev->host_len = READ_GO_STRING(ev->host, url + off_url_host);
+		ev->path_len = READ_GO_STRING(ev->path, url + off_url_path);
+		ev->query_len = READ_GO_STRING(ev->query, url + off_url_raw_query);
+		ev->has_user = read_ptr(url + off_url_user) != 0;
+	}
+	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
+{
+	u64 end = bpf_ktime_get_ns();
+	u64 goid = goroutine_id(ctx);
+	struct http_client_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_client_event);
+	if (!ev)
+		return 0;
+	ev->hdr.end_ns = end;
+	void *resp = (void *)GO_PARAM1(ctx);
+	ev->err_itab = GO_PARAM2(ctx);
+	ev->status = 0;
+	ev->proto_major = 0;
+	ev->proto_minor = 0;
+	if (resp) {
+		ev->status = read_s64(resp + off_response_status_code);
+		ev->proto_major = read_s64(resp + off_response_proto_major);
+		ev->proto_minor = read_s64(resp + off_response_proto_minor);
+	}
+	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	return 0;
+}

@@ -1,0 +1,3 @@
+package client
+
+//go:generate go tool bpf2go -tags linux -target amd64 -cflags "-O2 -g -Wall -Werror -I../../../bpf/include" -type http_client_event client client.bpf.c
