@@ -46,8 +46,8 @@ type Options struct {
 	ReturnsOnly bool
 	// RawQueryText: see Env.
 	RawQueryText bool
-	Logger      *slog.Logger
-	Metrics     *metrics.Registry
+	Logger       *slog.Logger
+	Metrics      *metrics.Registry
 }
 
 // Attachment is one executable's bundles, loaded and attached.
