@@ -71,7 +71,7 @@ func TestRequestTrees(t *testing.T) {
 	requireBPF(t)
 	variants := []variant{
 		{name: "sqlite", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
-		{name: "sqlite stripped", bin: bins.appStripped, system: "other_sql", placeholder: question, dialErr: "_OTHER", dbErr: "_OTHER"},
+		{name: "sqlite stripped", bin: bins.appStripped, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
 		{name: "postgresql", bin: bins.app, system: "postgresql", placeholder: dollar, dialErr: "*net.OpError", dbErr: "*github.com/jackc/pgx/v5/pgconn.PgError"},
 	}
 	for _, v := range variants {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,13 +85,20 @@ func TestGoVersionMatrix(t *testing.T) {
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("building with %s: %v\n%s", v, err, out)
 				}
+				down := startDownstream(t)
 				rcv := otlptest.Start(t)
-				a := startApp(t, bin)
+				a := startApp(t, bin, "-downstream", down.URL)
 				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
 				waitAttached(t, agent)
 				calls := sendAll(t, a.addr, callsFor(v))
+				tr := matrixTree(down.URL, v)
+				treeSent := sendAll(t, a.addr, []call{tr.call})
 				agent.stop(t, 15*time.Second)
-				checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bin, goVersion: v})
+
+				spans := rcv.Spans()
+				inTree := func(s otlptest.Span) bool { return hex.EncodeToString(s.Span.GetTraceId()) == incomingTrace }
+				checkServerSpans(t, slices.DeleteFunc(slices.Clone(spans), inTree), calls, wantResource{pid: a.pid(), exePath: bin, goVersion: v})
+				checkTrees(t, slices.DeleteFunc(slices.Clone(spans), func(s otlptest.Span) bool { return !inTree(s) }), []tree{tr}, treeSent)
 			})
 			status := "pass"
 			if !ok {
@@ -99,5 +107,38 @@ func TestGoVersionMatrix(t *testing.T) {
 			results = append(results, fmt.Sprintf("%-22s %s", name, status))
 		}
 	}
-	t.Logf("Go version matrix (nethttp/server spans):\n%s", strings.Join(results, "\n"))
+	t.Logf("Go version matrix (server spans; one request tree of client, database/sql and goroutine spans under a traceparent):\n%s", strings.Join(results, "\n"))
+}
+
+// matrixTree is matrixapp's /calls with a traceparent: two outgoing calls
+// (one with the request's context, one from a goroutine without it) and
+// database/sql calls through its own driver, one of them failing.
+func matrixTree(down, goVersion string) tree {
+	get := child{name: "GET", scope: clientScope, attrs: map[string]any{
+		"url.full": down + "/hello", "http.response.status_code": int64(200), "error.type": absent{},
+	}}
+	name := "GET"
+	if callsFor(goVersion)[0].route != "" { // pattern routing: /calls is a route too
+		name = "GET /calls"
+	}
+	db := func(name, op, text string) child {
+		c := child{name: name, scope: dbScope, attrs: map[string]any{"db.system.name": "other_sql", "db.operation.name": op, "error.type": absent{}}}
+		if text != "" {
+			c.attrs["db.query.text"] = text
+		}
+		return c
+	}
+	failed := db("UPDATE missing", "UPDATE", "UPDATE missing SET a = ?")
+	failed.err, failed.attrs["error.type"] = true, "*main.queryError"
+	return tree{
+		call: call{method: "GET", target: "/calls", status: 200, name: name, traceparent: "00-" + incomingTrace + "-" + incomingParent + "-01"},
+		children: []child{get, get,
+			db("SELECT t", "SELECT", "SELECT a FROM t WHERE b = ?"),
+			db("BEGIN", "BEGIN", ""),
+			db("INSERT t", "INSERT", "INSERT INTO t (a) VALUES (?)"),
+			db("COMMIT", "COMMIT", ""),
+			failed,
+		},
+		trace: incomingTrace, parent: incomingParent,
+	}
 }

@@ -178,6 +178,14 @@ static __always_inline u16 read_go_string(char *dst, u32 size, const void *addr)
 
 #define READ_GO_STRING(dst, addr) read_go_string((dst), sizeof(dst), (addr))
 
+/* go_type returns the dynamic type of an interface value from its itab, 0
+ * for a nil interface. User space names it from the target's type
+ * descriptors (error.type, db.system.name). */
+static __always_inline u64 go_type(void *tab)
+{
+	return tab ? (u64)read_ptr(tab + GO_ITAB_TYPE) : 0;
+}
+
 /* begin_event fills the header of a record for a call starting now on
  * goroutine goid, as a child of parent (null: a new trace). */
 static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 goid, const struct span_context *parent)

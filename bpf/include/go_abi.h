@@ -42,11 +42,15 @@ struct go_slice {
 	s64 cap;
 };
 
-/* A non-empty interface value as it lies in memory: its itab (which user
- * space can name from the symbol table) and its data pointer. */
+/* A non-empty interface value as it lies in memory: its itab and its data
+ * pointer. */
 struct go_iface {
 	void *tab;
 	void *data;
 };
+
+/* runtime.itab / abi.ITab: the dynamic type's descriptor comes after the
+ * interface type, in every release. */
+#define GO_ITAB_TYPE 8
 
 #endif

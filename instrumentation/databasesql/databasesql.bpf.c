@@ -39,9 +39,9 @@ enum db_call unused_db_call __attribute__((unused));
 
 struct db_event {
 	struct event_header hdr;
-	u64 conn_itab;   /* the DB's driver.Connector */
-	u64 driver_itab; /* its driver.Driver, when the connector is sql.Open's dsnConnector */
-	u64 err_itab;    /* the returned error's itab, 0: none */
+	u64 conn_type;   /* the dynamic type of the DB's driver.Connector */
+	u64 driver_type; /* of its driver.Driver, when the connector is sql.Open's dsnConnector */
+	u64 err_type;    /* of the returned error, 0: none */
 	u32 call;        /* enum db_call */
 	u16 query_len;
 	u8 _pad[2];
@@ -77,11 +77,11 @@ static __always_inline struct db_event *start_call(struct pt_regs *ctx, void *db
 	struct go_iface conn = {};
 	if (db)
 		bpf_probe_read_user(&conn, sizeof(conn), db + off_db_connector);
-	ev->conn_itab = (u64)conn.tab;
+	ev->conn_type = go_type(conn.tab);
 	struct go_iface drv = {};
 	if (conn.data)
 		bpf_probe_read_user(&drv, sizeof(drv), conn.data + off_dsnconnector_driver);
-	ev->driver_itab = (u64)drv.tab;
+	ev->driver_type = go_type(drv.tab);
 	return ev;
 }
 
@@ -207,7 +207,7 @@ int uprobe_Tx_Rollback(struct pt_regs *ctx)
 
 /* end_call sends the in-flight record of this goroutine, with the error
  * the function returns (its itab register, by result shape). */
-static __always_inline int end_call(struct pt_regs *ctx, u64 err_itab)
+static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab)
 {
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
@@ -215,7 +215,7 @@ static __always_inline int end_call(struct pt_regs *ctx, u64 err_itab)
 	if (!ev)
 		return 0;
 	ev->hdr.end_ns = end;
-	ev->err_itab = err_itab;
+	ev->err_type = go_type((void *)err_tab);
 	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
 	return 0;
 }

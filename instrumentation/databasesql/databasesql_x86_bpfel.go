@@ -35,9 +35,9 @@ type databasesqlDbEvent struct {
 		Sc      databasesqlSpanContext
 		Parent  databasesqlSpanContext
 	}
-	ConnItab   uint64
-	DriverItab uint64
-	ErrItab    uint64
+	ConnType   uint64
+	DriverType uint64
+	ErrType    uint64
 	Call       uint32
 	QueryLen   uint16
 	Pad        [2]uint8

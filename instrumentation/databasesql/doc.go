@@ -7,7 +7,7 @@
 // Probed: the entries and RETs of those methods' Context variants, Go 1.17
 // and later. The statement text is read up to 1024 bytes and its literals
 // are replaced by "?" unless raw text is turned on
-// (SPANPROBE_DB_QUERY_TEXT=raw). db.system.name comes from the driver's Go
-// type, which needs the binary's symbol table; stripped binaries report
-// "other_sql".
+// (SPANPROBE_DB_QUERY_TEXT=raw). db.system.name comes from the Go type of
+// the driver (or its connector), named from the binary's type descriptors,
+// stripped or not; an unknown driver is "other_sql".
 package databasesql

@@ -42,7 +42,7 @@ func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
 // fillSpan sets name, kind, attributes and status per the database client
 // semantic conventions.
 func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
-	system := systemName(env, ev.ConnItab, ev.DriverItab)
+	system := systemName(env, ev.ConnType, ev.DriverType)
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
 
@@ -63,9 +63,9 @@ func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
 	if collection != "" {
 		attrs = append(attrs, semconv.DBCollectionName(collection))
 	}
-	if ev.ErrItab != 0 {
+	if ev.ErrType != 0 {
 		s.Status = sdktrace.Status{Code: codes.Error}
-		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrItab)))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrType)))
 	}
 	s.Name = sqltext.SpanName(op, collection)
 	s.SpanKind = trace.SpanKindClient
@@ -74,10 +74,10 @@ func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
 
 // systemName is db.system.name from the DB's connector, or from the driver
 // when the connector is sql.Open's wrapper.
-func systemName(env *probe.Env, connItab, driverItab uint64) string {
-	name := env.ItabType(connItab)
+func systemName(env *probe.Env, connType, driverType uint64) string {
+	name := env.TypeName(connType)
 	if name == dsnConnector {
-		name = env.ItabType(driverItab)
+		name = env.TypeName(driverType)
 	}
 	// "*github.com/jackc/pgx/v5/stdlib.Driver": path, then type name.
 	name = strings.TrimPrefix(name, "*")

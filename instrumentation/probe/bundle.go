@@ -107,9 +107,9 @@ type Bundle struct {
 type Env struct {
 	// Target is the binary of the process; nil when unknown.
 	Target interface {
-		// ItabType names the dynamic type of an interface value by its
-		// itab address ("*net.OpError"), or "" when the binary cannot tell.
-		ItabType(addr uint64) string
+		// TypeName names a Go type by the address of its runtime type
+		// descriptor ("*net.OpError"), or "" when the binary cannot tell.
+		TypeName(addr uint64) string
 	}
 	// RawQueryText keeps database statements as written instead of
 	// replacing their literals with "?" (they may hold personal data).
@@ -119,10 +119,10 @@ type Env struct {
 // RawQuery reports RawQueryText; false for a nil Env.
 func (e *Env) RawQuery() bool { return e != nil && e.RawQueryText }
 
-// ItabType is Target.ItabType, or "" without a target.
-func (e *Env) ItabType(addr uint64) string {
+// TypeName is Target.TypeName, or "" without a target.
+func (e *Env) TypeName(addr uint64) string {
 	if e == nil || e.Target == nil || addr == 0 {
 		return ""
 	}
-	return e.Target.ItabType(addr)
+	return e.Target.TypeName(addr)
 }

@@ -17,11 +17,11 @@ func Bytes(a []int8, n uint16) []byte {
 // String copies the first n bytes of a C char array into a string.
 func String(a []int8, n uint16) string { return string(Bytes(a, n)) }
 
-// ErrorType is error.type for a returned error given by its itab: its Go
-// type ("*net.OpError"), as the semantic conventions suggest, or "_OTHER"
-// when the binary cannot say.
-func ErrorType(env *Env, itab uint64) string {
-	if name := env.ItabType(itab); name != "" {
+// ErrorType is error.type for a returned error given by its dynamic type:
+// the type's name with its package path ("*net.OpError"), as the semantic
+// conventions suggest, or "_OTHER" when the binary cannot say.
+func ErrorType(env *Env, typ uint64) string {
+	if name := env.TypeName(typ); name != "" {
 		return name
 	}
 	return "_OTHER"

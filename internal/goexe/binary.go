@@ -47,8 +47,8 @@ type Binary struct {
 	funcs     funcTable
 	funcsErr  error
 
-	itabsOnce sync.Once
-	itabs     []itab // sorted by addr
+	typesMu   sync.Mutex
+	typeNames map[uint64]string // TypeName's answers
 
 	dwarfOnce sync.Once
 	dwarf     *dwarf.Data

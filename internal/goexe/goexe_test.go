@@ -3,6 +3,7 @@ package goexe
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"debug/gosym"
 	"errors"
 	"flag"
@@ -979,28 +980,42 @@ func TestLargeBinary(t *testing.T) {
 	}
 }
 
-func TestItabType(t *testing.T) {
+func TestTypeName(t *testing.T) {
 	plain := buildFixture(t, "plain")
 	out, err := exec.Command("go", "tool", "nm", plain).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool nm: %v\n%s", err, out)
 	}
+	// The itab of *net.OpError for error: its second word is the type.
 	m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) R go:itab\.\*net\.OpError,error$`).FindStringSubmatch(string(out))
 	if m == nil {
 		t.Fatal("fixture has no go:itab.*net.OpError,error symbol")
 	}
-	addr, err := strconv.ParseUint(m[1], 16, 64)
+	itab, err := strconv.ParseUint(m[1], 16, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f, err := elf.Open(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	word := make([]byte, 8)
+	for _, p := range f.Progs {
+		if itab+8 >= p.Vaddr && itab+8 < p.Vaddr+p.Filesz {
+			p.ReadAt(word, int64(itab+8-p.Vaddr))
+		}
+	}
+	typ := binary.LittleEndian.Uint64(word)
 	for _, tt := range []struct {
 		name, path string
 		addr       uint64
 		want       string
 	}{
-		{"plain", plain, addr, "*net.OpError"},
-		{"not an itab", plain, addr + 1, ""},
-		{"stripped", buildFixture(t, "stripped"), addr, ""},
+		{"pointer to struct", plain, typ, "*net.OpError"},
+		{"same layout without symbols", buildFixture(t, "stripped"), typ, "*net.OpError"},
+		{"not a type", plain, 0, ""},
+		{"outside the file", plain, 1 << 40, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := Open(tt.path)
@@ -1008,9 +1023,36 @@ func TestItabType(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			if got := b.ItabType(tt.addr); got != tt.want {
-				t.Errorf("ItabType(%#x) = %q, want %q", tt.addr, got, tt.want)
+			if got := b.TypeName(tt.addr); got != tt.want {
+				t.Errorf("TypeName(%#x) = %q, want %q", tt.addr, got, tt.want)
 			}
 		})
+	}
+}
+
+// checkTypesBase compares where TypeName looks for type names with the
+// runtime.types symbol of a binary that has one.
+func checkTypesBase(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == "runtime.types" })
+	if i < 0 {
+		t.Fatalf("%s has no runtime.types symbol", path)
+	}
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.typesBase(); got != syms[i].Value {
+		t.Errorf("%s: type descriptors looked for at %#x, runtime.types is %#x", path, got, syms[i].Value)
 	}
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,13 @@ var patterns func(*http.ServeMux)
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	downstream := flag.String("downstream", "http://127.0.0.1:1", "base URL of /calls' outgoing calls")
 	flag.Parse()
+	db, err := sql.Open("mem", "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "matrixapp:", err)
+		os.Exit(1)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "matrixapp:", err)
@@ -44,6 +51,7 @@ func main() {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	})
+	registerCalls(mux, *downstream, db)
 	if patterns != nil {
 		patterns(mux)
 	}

@@ -36,7 +36,7 @@ struct http_client_event {
 	u64 status; /* 0: no response */
 	s64 proto_major;
 	s64 proto_minor;
-	u64 err_itab; /* the returned error's itab, 0: none */
+	u64 err_type; /* the returned error's dynamic type, 0: none */
 	u8 has_user;  /* the URL carries user info: url.full redacts it */
 	u8 _pad[1];
 	u16 method_len;
@@ -109,7 +109,7 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 		return 0;
 	ev->hdr.end_ns = end;
 	void *resp = (void *)GO_PARAM1(ctx);
-	ev->err_itab = GO_PARAM2(ctx);
+	ev->err_type = go_type((void *)GO_PARAM2(ctx));
 	ev->status = 0;
 	ev->proto_major = 0;
 	ev->proto_minor = 0;

@@ -28,7 +28,7 @@ type clientHttpClientEvent struct {
 	Status     uint64
 	ProtoMajor int64
 	ProtoMinor int64
-	ErrItab    uint64
+	ErrType    uint64
 	HasUser    uint8
 	Pad        [1]uint8
 	MethodLen  uint16

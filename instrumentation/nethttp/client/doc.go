@@ -6,6 +6,6 @@
 // Probed: net/http.(*Transport).roundTrip, entry and RETs, Go 1.17 and
 // later. Limits: url.full keeps at most 16 bytes of scheme, 64 of host, 128
 // of path and 128 of query; user info and signature query values are
-// redacted. error.type of a transport error names its Go type when the
-// binary has a symbol table, else it is "_OTHER".
+// redacted. error.type of a transport error is its Go type with package
+// path ("*net.OpError"), named from the binary's type descriptors.
 package client

@@ -59,9 +59,9 @@ func fillSpan(ev *clientHttpClientEvent, s *tracetest.SpanStub, env *probe.Env) 
 	}
 	// Client spans: a transport error or any 4xx/5xx is an error.
 	switch {
-	case ev.ErrItab != 0:
+	case ev.ErrType != 0:
 		s.Status = sdktrace.Status{Code: codes.Error}
-		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrItab)))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrType)))
 	case status >= 400:
 		s.Status = sdktrace.Status{Code: codes.Error}
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))

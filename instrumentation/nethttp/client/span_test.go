@@ -34,9 +34,9 @@ func TestFullURL(t *testing.T) {
 	}
 }
 
-type itabs map[uint64]string
+type typeNames map[uint64]string
 
-func (m itabs) ItabType(addr uint64) string { return m[addr] }
+func (m typeNames) TypeName(addr uint64) string { return m[addr] }
 
 func put(dst []int8, s string) uint16 {
 	for i := range len(s) {
@@ -49,7 +49,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		status    uint64
-		errItab   uint64
+		errType   uint64
 		wantCode  codes.Code
 		wantError string
 	}{
@@ -64,10 +64,10 @@ func TestDecode(t *testing.T) {
 			ev.SchemeLen = put(ev.Scheme[:], "http")
 			ev.HostLen = put(ev.Host[:], "127.0.0.1:9")
 			ev.PathLen = put(ev.Path[:], "/x")
-			ev.Status, ev.ProtoMajor, ev.ProtoMinor, ev.ErrItab = tt.status, 1, 1, tt.errItab
+			ev.Status, ev.ProtoMajor, ev.ProtoMinor, ev.ErrType = tt.status, 1, 1, tt.errType
 			raw := unsafe.Slice((*byte)(unsafe.Pointer(&ev)), eventSize)
 			var s tracetest.SpanStub
-			if err := decode(raw, &s, &probe.Env{Target: itabs{0x1000: "*net.OpError"}}); err != nil {
+			if err := decode(raw, &s, &probe.Env{Target: typeNames{0x1000: "*net.OpError"}}); err != nil {
 				t.Fatal(err)
 			}
 			if s.Name != "GET" || s.SpanKind != trace.SpanKindClient || s.Status.Code != tt.wantCode {
