@@ -3,8 +3,8 @@ package goexe
 import (
 	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"debug/gosym"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"io/fs"
