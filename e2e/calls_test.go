@@ -161,8 +161,13 @@ func requestTrees(down string, v variant) []tree {
 		{call: route("/calls/dbfail"), children: []child{failedDB}},
 		{call: withHeader(route("/chain"), "00-"+incomingTrace+"-"+incomingParent+"-01"), children: get(1), trace: incomingTrace, parent: incomingParent},
 		{call: withHeader(route("/chain"), "00-"+unsampledTrace+"-"+incomingParent+"-00"), dropped: true},
-		// Upper-case hex is invalid: the request starts a trace of its own.
+		// Invalid headers are ignored: each request starts a trace of its own.
 		{call: withHeader(route("/hello"), "00-"+strings.ToUpper(incomingTrace)+"-"+incomingParent+"-01")},
+		{call: withHeader(route("/hello"), "ff-"+incomingTrace+"-"+incomingParent+"-01")},
+		{call: withHeader(route("/hello"), "00-"+strings.Repeat("0", 32)+"-"+incomingParent+"-01")},
+		{call: withHeader(route("/hello"), "00-"+incomingTrace+"-"+strings.Repeat("0", 16)+"-01")},
+		{call: withHeader(route("/hello"), "00-"+incomingTrace+"-"+incomingParent+"-1")},
+		{call: withHeader(route("/hello"), "00-"+incomingTrace+"-"+incomingParent+"-01-extra")},
 	}
 }
 
@@ -271,4 +276,76 @@ func portOf(url string) int {
 	i := strings.LastIndexByte(url, ':')
 	p, _ := strconv.Atoi(url[i+1:])
 	return p
+}
+
+// TestRequestTreesJaeger sends requests that make outgoing calls and
+// queries, one under an incoming traceparent, with a real Jaeger as the
+// collector: each request must be one trace there, its server span the
+// parent of every call it caused.
+func TestRequestTreesJaeger(t *testing.T) {
+	requireBPF(t)
+	j := startJaeger(t, jaegerBinary(t))
+	down := startDownstream(t)
+	a := startApp(t, bins.app, "-downstream", down.URL)
+	agent := startAgent(t, agentEnv(
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+j.otlpAddr,
+		"OTEL_EXPORTER_OTLP_INSECURE=true",
+		"OTEL_BSP_SCHEDULE_DELAY=200",
+	), "--pid", strconv.Itoa(a.pid()))
+	waitAttached(t, agent)
+	begin := time.Now()
+	all := requestTrees(down.URL, variant{system: "sqlite", placeholder: question})
+	trees := []tree{all[0], all[1], all[5], all[8]} // /chain, /calls/goroutines, /db, /chain with a traceparent
+	want := 0
+	var calls []call
+	for _, tr := range trees {
+		calls = append(calls, tr.call)
+		want += 1 + len(tr.children)
+	}
+	sendAll(t, a.addr, calls)
+	agent.stop(t, 15*time.Second)
+
+	spans := j.waitSpans(t, filepathBase(bins.app), begin.Add(-time.Minute), time.Now().Add(time.Minute), want)
+	if len(spans) != want {
+		t.Fatalf("jaeger holds %d spans, want %d", len(spans), want)
+	}
+	for _, tr := range trees {
+		what := tr.name + " " + tr.traceparent
+		var root *jaegerSpan
+		for i, s := range spans {
+			if s.OperationName == tr.name && s.tag("span.kind") == "server" && (tr.trace == "") == (s.TraceID != incomingTrace) {
+				root = &spans[i]
+			}
+		}
+		if root == nil {
+			t.Errorf("%s: no server span", what)
+			continue
+		}
+		var parentRef []jaegerRef
+		if tr.parent != "" {
+			parentRef = []jaegerRef{{RefType: "CHILD_OF", TraceID: tr.trace, SpanID: tr.parent}}
+		}
+		if !slices.Equal(root.References, parentRef) {
+			t.Errorf("%s: server span references %v, want %v", what, root.References, parentRef)
+		}
+		var kids []string
+		for _, s := range spans {
+			if s.TraceID != root.TraceID || s.SpanID == root.SpanID {
+				continue
+			}
+			kids = append(kids, s.OperationName)
+			if ref := []jaegerRef{{RefType: "CHILD_OF", TraceID: root.TraceID, SpanID: root.SpanID}}; !slices.Equal(s.References, ref) {
+				t.Errorf("%s: %s references %v, want %v", what, s.OperationName, s.References, ref)
+			}
+		}
+		var wantKids []string
+		for _, c := range tr.children {
+			wantKids = append(wantKids, c.name)
+		}
+		slices.Sort(kids)
+		slices.Sort(wantKids)
+		if !slices.Equal(kids, wantKids) {
+			t.Errorf("%s: children %v, want %v", what, kids, wantKids)
+		}
+	}
 }

@@ -172,15 +172,22 @@ type jaegerProcess struct {
 }
 
 type jaegerSpan struct {
-	TraceID       string     `json:"traceID"`
-	SpanID        string     `json:"spanID"`
-	OperationName string     `json:"operationName"`
-	References    []any      `json:"references"`
-	StartTime     uint64     `json:"startTime"` // µs since the epoch
-	Duration      uint64     `json:"duration"`  // µs
-	Tags          []jaegerKV `json:"tags"`
-	ProcessID     string     `json:"processID"`
+	TraceID       string      `json:"traceID"`
+	SpanID        string      `json:"spanID"`
+	OperationName string      `json:"operationName"`
+	References    []jaegerRef `json:"references"`
+	StartTime     uint64      `json:"startTime"` // µs since the epoch
+	Duration      uint64      `json:"duration"`  // µs
+	Tags          []jaegerKV  `json:"tags"`
+	ProcessID     string      `json:"processID"`
 	Process       jaegerProcess
+}
+
+// jaegerRef is a span reference: CHILD_OF its parent.
+type jaegerRef struct {
+	RefType string `json:"refType"`
+	TraceID string `json:"traceID"`
+	SpanID  string `json:"spanID"`
 }
 
 // tag returns a tag's value as text, "" when absent.

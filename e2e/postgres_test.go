@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -52,21 +52,9 @@ func startPostgres(t *testing.T) string {
 	port := freePort(t)
 	srv := startProc(t, "postgres", asPostgres("postgres", "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", data, "-F"))
 	t.Cleanup(func() { srv.stop(t, 10*time.Second) })
+	// Listening is not ready: it answers "starting up" until recovery ends.
+	srv.waitLine(t, timeout(t, 30*time.Second), regexp.MustCompile(`database system is ready to accept connections`))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	ctx := timeout(t, 30*time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("postgres did not listen on %s: %v\n%s", addr, context.Cause(ctx), srv.stderr)
-		case <-srv.done:
-			t.Fatalf("postgres exited: %v\n%s", srv.err, srv.stderr)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 	return fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr)
 }
 
