@@ -20,6 +20,8 @@ import (
 // storage, query API out, each on a port the test picks. Without arguments
 // Jaeger would bind a dozen fixed ports (4317, 16686, 8888, 13133, ...), so
 // any other Jaeger on the machine, or a parallel run, would make it fail.
+// Jaeger would also trace its own queries to localhost:4317, where nothing
+// listens, and its shutdown would wait on those exports' timeouts.
 const jaegerConfig = `service:
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
@@ -32,6 +34,7 @@ const jaegerConfig = `service:
       level: none
 extensions:
   jaeger_query:
+    enable_tracing: false
     storage:
       traces: mem
     http:
