@@ -16,9 +16,10 @@ var ErrPrivileges = errors.New("missing privileges")
 
 // Capability bits, from include/uapi/linux/capability.h.
 const (
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
+	capSysPtrace = 19
+	capSysAdmin  = 21
+	capPerfmon   = 38
+	capBPF       = 39
 )
 
 // CheckPrivileges fails early with one actionable line rather than letting
@@ -56,6 +57,14 @@ func checkBPFSyscall() error {
 		m.Close()
 	}
 	return nil // anything else is reported, with its context, by the attach
+}
+
+// canTraceOthers reports whether the agent has CAP_SYS_PTRACE, without
+// which the kernel hides the executable of a process holding capabilities
+// the agent lacks (any other container's, as a rule).
+func canTraceOthers() bool {
+	eff, err := effectiveCaps()
+	return err == nil && eff&(1<<capSysPtrace) != 0
 }
 
 func effectiveCaps() (uint64, error) {

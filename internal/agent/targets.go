@@ -206,7 +206,7 @@ func (a *Agent) runExe(ctx context.Context) error {
 	attached := map[fileID]bool{}
 	failed := map[fileID]bool{}
 	seen := map[int]bool{}
-	warnedPermission := false
+	warnedPermission := canTraceOthers() // then a refusal is not ours to fix
 	a.log.Info("waiting for processes", "path", want)
 
 	scan := func() {
@@ -221,8 +221,6 @@ func (a *Agent) runExe(ctx context.Context) error {
 			}
 			link, err := exeLink(pid)
 			if errors.Is(err, fs.ErrPermission) && !warnedPermission {
-				// Without CAP_SYS_PTRACE the kernel hides the executable of a
-				// process with capabilities the agent lacks (any container's).
 				a.log.Warn("cannot read the executable of a process: grant CAP_SYS_PTRACE", "pid", pid, "error", err)
 				warnedPermission = true
 			}
