@@ -4,7 +4,7 @@ BIN := bin
 VERSION ?= dev
 LDFLAGS := -X github.com/spanprobe/spanprobe/exporter.Version=$(VERSION)
 
-.PHONY: build demo test bench generate check-generated compat
+.PHONY: build demo test bench generate check-generated compat image
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/spanprobe ./cmd/spanprobe
@@ -24,6 +24,16 @@ test:
 # without the agent, in the same run (SPANPROBE_BENCH_DURATION per wrk run).
 bench:
 	$(GO) test -count=1 -timeout 20m -run '^$$' -bench AgentOverhead -benchtime 1x ./e2e
+
+# The container image (README, "Running as a sidecar"). Without a registry
+# the build stage runs on a Go image made from this machine's Go; with one,
+# e.g. make image GO_IMAGE=golang:1.26.8. This host's podman needs runc and
+# cgroupfs (../shared/MACHINE.md).
+PODMAN ?= podman --runtime runc --cgroup-manager=cgroupfs
+IMAGE ?= localhost/spanprobe:$(VERSION)
+GO_IMAGE ?= $$(bash e2e/container/build-images.sh)
+image:
+	$(PODMAN) build --build-arg GO_IMAGE="$(GO_IMAGE)" --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 # Regenerates the committed bpf2go output (needs clang and llvm-strip).
 generate:

@@ -341,13 +341,19 @@ type app struct {
 // further flags, and waits until it listens.
 func startApp(t testing.TB, bin string, flags ...string) *app {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
+	return startAppCmd(t, filepath.Base(bin), exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...))
+}
+
+// startAppCmd runs cmd, which starts a sampleapp with -addr 127.0.0.1:0
+// (directly or in a container), and waits until it prints its address.
+func startAppCmd(t testing.TB, name string, cmd *exec.Cmd) *app {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout = w
-	p := startProc(t, filepath.Base(bin), cmd)
+	p := startProc(t, name, cmd)
 	w.Close()
 	addrc := make(chan string, 1)
 	go func() {

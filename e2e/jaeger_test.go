@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 // storage, query API out, each on a port the test picks. Without arguments
 // Jaeger would bind a dozen fixed ports (4317, 16686, 8888, 13133, ...), so
 // any other Jaeger on the machine, or a parallel run, would make it fail.
+// Jaeger would also trace its own queries to localhost:4317, where nothing
+// listens, and its shutdown would wait on those exports' timeouts.
 const jaegerConfig = `service:
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
@@ -32,6 +35,7 @@ const jaegerConfig = `service:
       level: none
 extensions:
   jaeger_query:
+    enable_tracing: false
     storage:
       traces: mem
     http:
@@ -234,27 +238,41 @@ func (j *jaeger) spans(ctx context.Context, service string, from, to time.Time) 
 // waitSpans polls until n spans are stored, then checks the count stays n.
 func (j *jaeger) waitSpans(t *testing.T, service string, from, to time.Time, n int) []jaegerSpan {
 	t.Helper()
+	return j.waitSpansOfKind(t, service, "", from, to, n)
+}
+
+// waitSpansOfKind is waitSpans for the spans of one span.kind ("server",
+// "client", ...; "" for all).
+func (j *jaeger) waitSpansOfKind(t *testing.T, service, kind string, from, to time.Time, n int) []jaegerSpan {
+	t.Helper()
 	ctx := timeout(t, 30*time.Second)
+	get := func() ([]jaegerSpan, error) {
+		all, err := j.spans(ctx, service, from, to)
+		if kind == "" {
+			return all, err
+		}
+		return slices.DeleteFunc(all, func(s jaegerSpan) bool { return s.tag("span.kind") != kind }), err
+	}
 	var got []jaegerSpan
 	var err error
 	for {
-		got, err = j.spans(ctx, service, from, to)
+		got, err = get()
 		if err == nil && len(got) >= n {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("jaeger holds %d spans of %s, want %d (last error: %v)", len(got), service, n, err)
+			t.Fatalf("jaeger holds %d %s spans of %s, want %d (last error: %v)", len(got), kind, service, n, err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	// Storage is asynchronous: give stragglers a moment to show up.
 	time.Sleep(time.Second)
-	if got, err = j.spans(ctx, service, from, to); err != nil {
+	if got, err = get(); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != n {
-		t.Fatalf("jaeger holds %d spans of %s, want exactly %d", len(got), service, n)
+		t.Fatalf("jaeger holds %d %s spans of %s, want exactly %d", len(got), kind, service, n)
 	}
 	return got
 }

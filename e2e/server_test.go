@@ -79,6 +79,16 @@ func TestServerSpansJaeger(t *testing.T) {
 
 	service := filepathBase(bins.app)
 	spans := j.waitSpans(t, service, begin.Add(-time.Minute), time.Now().Add(time.Minute), len(calls))
+	checkJaegerServerSpans(t, spans, calls, service, wantResource{pid: a.pid(), exePath: bins.app})
+}
+
+// checkJaegerServerSpans checks the spans the query API returned against
+// the calls, in order of start time, and the process they name.
+func checkJaegerServerSpans(t *testing.T, spans []jaegerSpan, calls []sent, service string, res wantResource) {
+	t.Helper()
+	if len(spans) != len(calls) {
+		t.Fatalf("jaeger holds %d spans, want %d (one per request)", len(spans), len(calls))
+	}
 	sort.Slice(spans, func(i, k int) bool { return spans[i].StartTime < spans[k].StartTime })
 	for i, s := range spans {
 		c := calls[i]
@@ -92,8 +102,10 @@ func TestServerSpansJaeger(t *testing.T) {
 		if s.Process.ServiceName != service {
 			t.Errorf("%s: service %q, want %q", what, s.Process.ServiceName, service)
 		}
-		if got := s.Process.tag("process.pid"); got != strconv.Itoa(a.pid()) {
-			t.Errorf("%s: process tag process.pid=%q, want %d", what, got, a.pid())
+		for k, w := range map[string]string{"process.pid": strconv.Itoa(res.pid), "process.executable.path": res.exePath} {
+			if got := s.Process.tag(k); got != w {
+				t.Errorf("%s: process tag %s=%q, want %q", what, k, got, w)
+			}
 		}
 		path, _, _ := strings.Cut(c.target, "?")
 		_, port, _ := net.SplitHostPort(c.addr)

@@ -103,6 +103,37 @@ static __always_inline void count_drop(u32 reason)
 		*n += 1;
 }
 
+/* The agent's PID namespace (the nsfs device and inode of its
+ * /proc/self/ns/pid), or zero when the agent runs in the initial one. Set
+ * from user space. */
+volatile const u64 pidns_dev = 0;
+volatile const u64 pidns_ino = 0;
+
+/* current_pid returns the current process's id as the agent sees it, or 0
+ * for a process that is not the agent's to trace. Uprobes live on the
+ * file's inode, so they also fire in every other process that maps the
+ * same file: for an agent in a container (a pod's sidecar) that includes
+ * other pods running the same image layer, whose PIDs it cannot see. The
+ * tgid the kernel reports is the initial namespace's, which such an agent
+ * could not look up in its /proc either. */
+static __always_inline u32 current_pid(void)
+{
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	struct bpf_pidns_info ns = {};
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+		return 0;
+	return ns.tgid;
+}
+
+/* Every program begins with this: a process outside the agent's namespace
+ * leaves no state in the shared maps (its goroutine ids are not ours). */
+#define IGNORE_OTHER_NAMESPACES() \
+	do {                          \
+		if (!current_pid())   \
+			return 0;     \
+	} while (0)
+
 /* goroutine_id returns the running goroutine's id, or 0 when it cannot be read. */
 static __always_inline u64 goroutine_id(struct pt_regs *ctx)
 {
@@ -191,7 +222,7 @@ static __always_inline u64 go_type(void *tab)
 static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 goid, const struct span_context *parent)
 {
 	hdr->kind = kind;
-	hdr->pid = bpf_get_current_pid_tgid() >> 32;
+	hdr->pid = current_pid();
 	hdr->goid = goid;
 	hdr->start_ns = bpf_ktime_get_ns();
 	hdr->end_ns = 0;

@@ -45,4 +45,10 @@ enum bpf_map_type {
 #define BPF_RB_FORCE_WAKEUP 2
 #define BPF_RB_AVAIL_DATA 0
 
+/* bpf_get_ns_current_pid_tgid's result */
+struct bpf_pidns_info {
+	__u32 pid;
+	__u32 tgid;
+};
+
 #endif

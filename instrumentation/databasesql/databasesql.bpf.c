@@ -105,36 +105,42 @@ static __always_inline int text_call(struct pt_regs *ctx, void *db, u32 call)
 SEC("uprobe")
 int uprobe_DB_QueryContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, (void *)GO_PARAM1(ctx), DB_CALL_QUERY);
 }
 
 SEC("uprobe")
 int uprobe_DB_ExecContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, (void *)GO_PARAM1(ctx), DB_CALL_EXEC);
 }
 
 SEC("uprobe")
 int uprobe_Conn_QueryContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), DB_CALL_QUERY);
 }
 
 SEC("uprobe")
 int uprobe_Conn_ExecContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), DB_CALL_EXEC);
 }
 
 SEC("uprobe")
 int uprobe_Tx_QueryContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_tx_db), DB_CALL_QUERY);
 }
 
 SEC("uprobe")
 int uprobe_Tx_ExecContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return text_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_tx_db), DB_CALL_EXEC);
 }
 
@@ -154,12 +160,14 @@ static __always_inline int stmt_call(struct pt_regs *ctx, u32 call)
 SEC("uprobe")
 int uprobe_Stmt_QueryContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return stmt_call(ctx, DB_CALL_QUERY);
 }
 
 SEC("uprobe")
 int uprobe_Stmt_ExecContext(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return stmt_call(ctx, DB_CALL_EXEC);
 }
 
@@ -176,12 +184,14 @@ static __always_inline int tx_call(struct pt_regs *ctx, void *db, void *go_ctx, 
 SEC("uprobe")
 int uprobe_DB_BeginTx(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return tx_call(ctx, (void *)GO_PARAM1(ctx), (void *)GO_PARAM3(ctx), DB_CALL_BEGIN);
 }
 
 SEC("uprobe")
 int uprobe_Conn_BeginTx(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return tx_call(ctx, read_ptr((void *)GO_PARAM1(ctx) + off_conn_db), (void *)GO_PARAM3(ctx), DB_CALL_BEGIN);
 }
 
@@ -196,12 +206,14 @@ static __always_inline int tx_end(struct pt_regs *ctx, u32 call)
 SEC("uprobe")
 int uprobe_Tx_Commit(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return tx_end(ctx, DB_CALL_COMMIT);
 }
 
 SEC("uprobe")
 int uprobe_Tx_Rollback(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return tx_end(ctx, DB_CALL_ROLLBACK);
 }
 
@@ -224,6 +236,7 @@ static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab)
 SEC("uprobe")
 int uprobe_db_ret_ptr_error(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return end_call(ctx, GO_PARAM2(ctx));
 }
 
@@ -231,6 +244,7 @@ int uprobe_db_ret_ptr_error(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe_db_ret_iface_error(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return end_call(ctx, GO_PARAM3(ctx));
 }
 
@@ -238,5 +252,6 @@ int uprobe_db_ret_iface_error(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe_db_ret_error(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return end_call(ctx, GO_PARAM1(ctx));
 }

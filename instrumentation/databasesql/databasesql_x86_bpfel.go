@@ -89,6 +89,8 @@ const (
 	databasesqlVarOffStmtQuery            = "off_stmt_query"
 	databasesqlVarOffTxCtx                = "off_tx_ctx"
 	databasesqlVarOffTxDb                 = "off_tx_db"
+	databasesqlVarPidnsDev                = "pidns_dev"
+	databasesqlVarPidnsIno                = "pidns_ino"
 	databasesqlVarUnusedDbCall            = "unused_db_call"
 )
 
@@ -178,6 +180,8 @@ type databasesqlVariableSpecs struct {
 	OffStmtQuery          *ebpf.VariableSpec `ebpf:"off_stmt_query"`
 	OffTxCtx              *ebpf.VariableSpec `ebpf:"off_tx_ctx"`
 	OffTxDb               *ebpf.VariableSpec `ebpf:"off_tx_db"`
+	PidnsDev              *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno              *ebpf.VariableSpec `ebpf:"pidns_ino"`
 	UnusedDbCall          *ebpf.VariableSpec `ebpf:"unused_db_call"`
 }
 
@@ -235,6 +239,8 @@ type databasesqlVariables struct {
 	OffStmtQuery          *ebpf.Variable `ebpf:"off_stmt_query"`
 	OffTxCtx              *ebpf.Variable `ebpf:"off_tx_ctx"`
 	OffTxDb               *ebpf.Variable `ebpf:"off_tx_db"`
+	PidnsDev              *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno              *ebpf.Variable `ebpf:"pidns_ino"`
 	UnusedDbCall          *ebpf.Variable `ebpf:"unused_db_call"`
 }
 

@@ -17,6 +17,7 @@
 SEC("uprobe")
 int uprobe_runtime_newproc_runqput(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	void *m = read_ptr(GO_G(ctx) + off_g_m);
 	void *creator = m ? read_ptr(m + off_m_curg) : 0;
 	if (!creator)

@@ -35,6 +35,8 @@ const (
 	goroutinesVarOffG_goid                    = "off_g_goid"
 	goroutinesVarOffG_m                       = "off_g_m"
 	goroutinesVarOffM_curg                    = "off_m_curg"
+	goroutinesVarPidnsDev                     = "pidns_dev"
+	goroutinesVarPidnsIno                     = "pidns_ino"
 )
 
 // loadGoroutines returns the embedded CollectionSpec for goroutines.
@@ -100,6 +102,8 @@ type goroutinesVariableSpecs struct {
 	OffG_goid    *ebpf.VariableSpec `ebpf:"off_g_goid"`
 	OffG_m       *ebpf.VariableSpec `ebpf:"off_g_m"`
 	OffM_curg    *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	PidnsDev     *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno     *ebpf.VariableSpec `ebpf:"pidns_ino"`
 }
 
 // goroutinesObjects contains all objects after they have been loaded into the kernel.
@@ -145,6 +149,8 @@ type goroutinesVariables struct {
 	OffG_goid    *ebpf.Variable `ebpf:"off_g_goid"`
 	OffG_m       *ebpf.Variable `ebpf:"off_g_m"`
 	OffM_curg    *ebpf.Variable `ebpf:"off_m_curg"`
+	PidnsDev     *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno     *ebpf.Variable `ebpf:"pidns_ino"`
 }
 
 // goroutinesPrograms contains all programs after they have been loaded into the kernel.

@@ -170,6 +170,9 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 			return nil, nil, 0, err
 		}
 	}
+	if err := setPIDNamespace(spec); err != nil {
+		return nil, nil, 0, err
+	}
 	if b.Constants != nil {
 		for name, v := range b.Constants(a.Binary.GoVersion, found) {
 			if err := setVar(spec, name, v); err != nil {

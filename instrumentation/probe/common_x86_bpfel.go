@@ -65,6 +65,8 @@ const (
 	commonVarOffG_goid           = "off_g_goid"
 	commonVarOffG_m              = "off_g_m"
 	commonVarOffM_curg           = "off_m_curg"
+	commonVarPidnsDev            = "pidns_dev"
+	commonVarPidnsIno            = "pidns_ino"
 	commonVarUnusedDropReason    = "unused_drop_reason"
 	commonVarUnusedEventHeader   = "unused_event_header"
 	commonVarUnusedEventKind     = "unused_event_kind"
@@ -134,6 +136,8 @@ type commonVariableSpecs struct {
 	OffG_goid         *ebpf.VariableSpec `ebpf:"off_g_goid"`
 	OffG_m            *ebpf.VariableSpec `ebpf:"off_g_m"`
 	OffM_curg         *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	PidnsDev          *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno          *ebpf.VariableSpec `ebpf:"pidns_ino"`
 	UnusedDropReason  *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
 	UnusedEventHeader *ebpf.VariableSpec `ebpf:"unused_event_header"`
 	UnusedEventKind   *ebpf.VariableSpec `ebpf:"unused_event_kind"`
@@ -183,6 +187,8 @@ type commonVariables struct {
 	OffG_goid         *ebpf.Variable `ebpf:"off_g_goid"`
 	OffG_m            *ebpf.Variable `ebpf:"off_g_m"`
 	OffM_curg         *ebpf.Variable `ebpf:"off_m_curg"`
+	PidnsDev          *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno          *ebpf.Variable `ebpf:"pidns_ino"`
 	UnusedDropReason  *ebpf.Variable `ebpf:"unused_drop_reason"`
 	UnusedEventHeader *ebpf.Variable `ebpf:"unused_event_header"`
 	UnusedEventKind   *ebpf.Variable `ebpf:"unused_event_kind"`

@@ -47,16 +47,33 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// fileID identifies an executable by inode: uprobes live on the inode, so
-// every process running the same file shares one attachment.
-type fileID struct{ dev, ino uint64 }
+// fileID identifies an executable as uprobes do, by inode: every process
+// running the same file shares one attachment. An overlay filesystem (a
+// container's image) gives each mount a device of its own while the
+// kernel probes the layer's file beneath it (d_real_inode), so a restarted
+// container, or a second one of the same image, runs the same probed file
+// under another device: there the device is left out, and the size and
+// modification time, which overlayfs takes from the layer's file, stand in
+// for it against an equal inode number on another filesystem.
+type fileID struct {
+	dev, ino     uint64
+	size, mtimeN int64
+}
+
+// overlayfsMagic is OVERLAYFS_SUPER_MAGIC (include/uapi/linux/magic.h).
+const overlayfsMagic = 0x794c7630
 
 func statID(path string) (fileID, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		return fileID{}, err
 	}
-	return fileID{dev: st.Dev, ino: st.Ino}, nil
+	id := fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtimeN: st.Mtim.Nano()}
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(path, &sfs); err == nil && sfs.Type == overlayfsMagic {
+		id.dev = 0
+	}
+	return id, nil
 }
 
 // pids lists the numeric entries of /proc.

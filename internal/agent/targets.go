@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +206,7 @@ func (a *Agent) runExe(ctx context.Context) error {
 	attached := map[fileID]bool{}
 	failed := map[fileID]bool{}
 	seen := map[int]bool{}
+	warnedPermission := canTraceOthers() // then a refusal is not ours to fix
 	a.log.Info("waiting for processes", "path", want)
 
 	scan := func() {
@@ -218,6 +220,10 @@ func (a *Agent) runExe(ctx context.Context) error {
 				continue
 			}
 			link, err := exeLink(pid)
+			if errors.Is(err, fs.ErrPermission) && !warnedPermission {
+				a.log.Warn("cannot read the executable of a process: grant CAP_SYS_PTRACE", "pid", pid, "error", err)
+				warnedPermission = true
+			}
 			if err != nil || link != want {
 				continue
 			}

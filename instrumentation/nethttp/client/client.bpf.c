@@ -70,6 +70,7 @@ struct {
 SEC("uprobe")
 int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	void *req = (void *)GO_PARAM2(ctx);
 	u64 goid = goroutine_id(ctx);
 	u32 zero = 0;
@@ -102,6 +103,7 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
 	struct http_client_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_client_event);

@@ -80,6 +80,8 @@ const (
 	clientVarOffUrlRawQuery               = "off_url_raw_query"
 	clientVarOffUrlScheme                 = "off_url_scheme"
 	clientVarOffUrlUser                   = "off_url_user"
+	clientVarPidnsDev                     = "pidns_dev"
+	clientVarPidnsIno                     = "pidns_ino"
 )
 
 // loadClient returns the embedded CollectionSpec for client.
@@ -159,6 +161,8 @@ type clientVariableSpecs struct {
 	OffUrlRawQuery        *ebpf.VariableSpec `ebpf:"off_url_raw_query"`
 	OffUrlScheme          *ebpf.VariableSpec `ebpf:"off_url_scheme"`
 	OffUrlUser            *ebpf.VariableSpec `ebpf:"off_url_user"`
+	PidnsDev              *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno              *ebpf.VariableSpec `ebpf:"pidns_ino"`
 }
 
 // clientObjects contains all objects after they have been loaded into the kernel.
@@ -219,6 +223,8 @@ type clientVariables struct {
 	OffUrlRawQuery        *ebpf.Variable `ebpf:"off_url_raw_query"`
 	OffUrlScheme          *ebpf.Variable `ebpf:"off_url_scheme"`
 	OffUrlUser            *ebpf.Variable `ebpf:"off_url_user"`
+	PidnsDev              *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno              *ebpf.Variable `ebpf:"pidns_ino"`
 }
 
 // clientPrograms contains all programs after they have been loaded into the kernel.

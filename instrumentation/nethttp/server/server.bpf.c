@@ -138,6 +138,7 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 SEC("uprobe")
 int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	void *resp = (void *)GO_PARAM3(ctx);
 	void *req = (void *)GO_PARAM4(ctx);
 
@@ -230,11 +231,13 @@ static __always_inline int finish_request(struct pt_regs *ctx, u64 resp_seen)
 SEC("uprobe")
 int uprobe_response_finishRequest(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return finish_request(ctx, GO_PARAM1(ctx));
 }
 
 SEC("uprobe")
 int uprobe_serverHandler_ServeHTTP_ret(struct pt_regs *ctx)
 {
+	IGNORE_OTHER_NAMESPACES();
 	return finish_request(ctx, 0);
 }

@@ -100,6 +100,8 @@ const (
 	serverVarOffResponseReq                    = "off_response_req"
 	serverVarOffResponseStatus                 = "off_response_status"
 	serverVarOffUrlPath                        = "off_url_path"
+	serverVarPidnsDev                          = "pidns_dev"
+	serverVarPidnsIno                          = "pidns_ino"
 	serverVarRouteSource                       = "route_source"
 )
 
@@ -189,6 +191,8 @@ type serverVariableSpecs struct {
 	OffResponseReq       *ebpf.VariableSpec `ebpf:"off_response_req"`
 	OffResponseStatus    *ebpf.VariableSpec `ebpf:"off_response_status"`
 	OffUrlPath           *ebpf.VariableSpec `ebpf:"off_url_path"`
+	PidnsDev             *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno             *ebpf.VariableSpec `ebpf:"pidns_ino"`
 	RouteSource          *ebpf.VariableSpec `ebpf:"route_source"`
 }
 
@@ -259,6 +263,8 @@ type serverVariables struct {
 	OffResponseReq       *ebpf.Variable `ebpf:"off_response_req"`
 	OffResponseStatus    *ebpf.Variable `ebpf:"off_response_status"`
 	OffUrlPath           *ebpf.Variable `ebpf:"off_url_path"`
+	PidnsDev             *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno             *ebpf.Variable `ebpf:"pidns_ino"`
 	RouteSource          *ebpf.Variable `ebpf:"route_source"`
 }
 
