@@ -155,4 +155,77 @@ static __always_inline int find_traceparent(struct head_scan *st, struct span_co
 	return parse_traceparent(st->b + (v & HEAD_SCAN_MASK), sc) ? -1 : 1;
 }
 
+static __always_inline char hex_char(u8 v)
+{
+	return v < 10 ? '0' + v : 'a' + v - 10;
+}
+
+/* The header line an outgoing request gets: name, value and CRLF. */
+#define TRACEPARENT_LINE_LEN (TRACEPARENT_NAME_LEN + 1 + TRACEPARENT_LEN + 2)
+
+/* format_traceparent writes the "traceparent: 00-...\r\n" line for a
+ * request made inside span sc. */
+static __always_inline void format_traceparent(char out[TRACEPARENT_LINE_LEN], const struct span_context *sc)
+{
+	const char name[] = "traceparent: 00-";
+#pragma unroll
+	for (int k = 0; k < 16; k++)
+		out[k] = name[k];
+	char *p = out + 16;
+#pragma unroll
+	for (int k = 0; k < 16; k++) {
+		p[2 * k] = hex_char(sc->trace_id[k] >> 4);
+		p[2 * k + 1] = hex_char(sc->trace_id[k] & 15);
+	}
+	p[32] = '-';
+	p += 33;
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		p[2 * k] = hex_char(sc->span_id[k] >> 4);
+		p[2 * k + 1] = hex_char(sc->span_id[k] & 15);
+	}
+	p[16] = '-';
+	p[17] = hex_char(sc->flags >> 4);
+	p[18] = hex_char(sc->flags & 15);
+	p[19] = '\r';
+	p[20] = '\n';
+}
+
+/* Requests a client probe has seen start, waiting for the injector
+ * (instrumentation/nethttp/propagation) to put their traceparent into the
+ * bytes as the target writes them. Keyed by the writing process and the
+ * connection's local port, which both sides can see. */
+struct outgoing_key {
+	u32 pid;
+	u32 port;
+};
+
+struct outgoing_request {
+	struct span_context sc;
+	/* The head scan, carried from one write to the next. */
+	u8 started;  /* the request line was seen */
+	u8 found;    /* the head already has a traceparent */
+	u8 matching; /* the current line still reads "traceparent:" so far */
+	u8 prev[3];  /* the last bytes seen, newest last */
+	u16 line_pos;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct outgoing_key);
+	__type(value, struct outgoing_request);
+} outgoing_requests SEC(".maps");
+
+/* Processes (as the kernel numbers them, whatever namespace the agent is
+ * in) that send traced requests: the client bundle adds its process before
+ * each request, so the connection it dials next is watched. LRU: exited
+ * processes age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, u32);
+	__type(value, u8);
+} injecting_pids SEC(".maps");
+
 #endif

@@ -32,6 +32,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_SOCKHASH = 18,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
@@ -49,6 +50,54 @@ enum bpf_map_type {
 struct bpf_pidns_info {
 	__u32 pid;
 	__u32 tgid;
+};
+
+/* Socket programs (traceparent injection). Context structs are read by
+ * field offset, which the verifier rewrites, so only their leading fields
+ * up to the last one used are declared, in the UAPI order. */
+struct bpf_sock_ops {
+	__u32 op;
+	union {
+		__u32 args[4];
+		__u32 reply;
+		__u32 replylong[4];
+	};
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port; /* network byte order */
+	__u32 local_port;  /* host byte order */
+};
+
+struct sk_msg_md {
+	union {
+		void *data;
+		__u64 :64;
+	} __attribute__((aligned(8)));
+	union {
+		void *data_end;
+		__u64 :64;
+	} __attribute__((aligned(8)));
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port; /* network byte order */
+	__u32 local_port;  /* host byte order */
+	__u32 size;        /* of the whole message */
+};
+
+enum {
+	BPF_SOCK_OPS_TCP_CONNECT_CB = 3,        /* connect(): the caller's context */
+	BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB = 4, /* the handshake completed */
+};
+
+enum sk_action {
+	SK_DROP = 0,
+	SK_PASS = 1,
 };
 
 #endif

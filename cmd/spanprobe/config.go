@@ -81,6 +81,9 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 			return cfg, fmt.Errorf("invalid %s=%q: %w", n, v, err)
 		}
 	}
+	if _, v, ok := env("SPANPROBE_PROPAGATION"); ok {
+		cfg.agent.Propagation = v
+	}
 	if n, v, ok := env("SPANPROBE_SCAN_INTERVAL"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -103,6 +106,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "log `level`: debug, info, warn, error")
 	fs.BoolVar(&cfg.agent.ReturnsOnly, "ret-probes", cfg.agent.ReturnsOnly, "probe RET instructions instead of cheaper exit sites (slower)")
 	fs.Var(&cfg.queryText, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?) or raw (may hold personal data)")
+	fs.StringVar(&cfg.agent.Propagation, "propagation", cfg.agent.Propagation, "outgoing traceparent: `auto` (sk_msg when the kernel allows it), sk_msg (required) or off")
 	fs.DurationVar(&cfg.agent.ScanInterval, "scan-interval", cfg.agent.ScanInterval, "how often --exe looks for new processes")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +116,13 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		return cfg, nil
 	}
 	cfg.agent.RawQueryText = cfg.queryText == "raw"
+	switch cfg.agent.Propagation {
+	case "":
+		cfg.agent.Propagation = agent.PropagationAuto
+	case agent.PropagationAuto, agent.PropagationSkMsg, agent.PropagationOff:
+	default:
+		return cfg, fmt.Errorf("invalid propagation %q: want auto, sk_msg or off", cfg.agent.Propagation)
+	}
 	launch := fs.Args()
 	if *pid != 0 || *exe != "" || len(launch) > 0 {
 		// A target on the command line replaces the environment's.

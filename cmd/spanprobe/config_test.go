@@ -45,6 +45,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "two targets", args: []string{"--pid", "3", "--exe", "/x"}, wantErr: "more than one target"},
 		{name: "bad pid env", env: map[string]string{"SPANPROBE_TARGET_PID": "abc"}, wantErr: "invalid SPANPROBE_TARGET_PID"},
 		{name: "bad log level", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_LOG_LEVEL": "loud"}, wantErr: "invalid SPANPROBE_LOG_LEVEL"},
+		{name: "bad propagation", args: []string{"--pid", "1", "--propagation", "memory"}, wantErr: "invalid propagation"},
 		{name: "bad query text", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_DB_QUERY_TEXT": "plain"}, wantErr: "invalid SPANPROBE_DB_QUERY_TEXT"},
 		{name: "bad ret probes", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_RET_PROBES": "maybe"}, wantErr: "invalid SPANPROBE_RET_PROBES"},
 		{name: "env then flag precedence", args: []string{"--pid", "1", "--log-level", "warn", "--scan-interval", "2s"},

@@ -18,6 +18,7 @@
 //	--ret-probes    SPANPROBE_RET_PROBES                             false: probe RET instructions instead of cheaper exit sites
 //	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
 //	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them
+//	--propagation   SPANPROBE_PROPAGATION                            auto: outgoing HTTP/1 requests get a traceparent (sk_msg); sk_msg requires it; off
 //
 // A target given by flag (or a program after --) replaces one given by the
 // environment. SPANPROBE_TARGET_* win over OTEL_GO_AUTO_TARGET_*, which are

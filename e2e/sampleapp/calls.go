@@ -97,6 +97,11 @@ func (c *calls) register(mux *http.ServeMux) {
 		}
 		io.WriteString(w, "refused as expected")
 	})
+	// Requests whose bytes are hard to change safely: the outgoing
+	// traceparent tests compare what the downstream receives.
+	mux.HandleFunc("GET /calls/tricky", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, c.tricky(r.Context()))
+	})
 	// One query.
 	mux.HandleFunc("GET /db", func(w http.ResponseWriter, r *http.Request) {
 		var n int
@@ -123,6 +128,49 @@ func (c *calls) register(mux *http.ServeMux) {
 }
 
 type poolKey struct{}
+
+// tricky sends, one after another: three requests on one keep-alive
+// connection, one with 8 KB of headers, a chunked body written in pieces,
+// a body with a length, and one that already carries a traceparent.
+func (c *calls) tricky(ctx context.Context) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	send := func(method, path string, body io.Reader, header http.Header) error {
+		req, err := http.NewRequestWithContext(ctx, method, c.downstream+path, body)
+		if err != nil {
+			return err
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		return drain(client.Do(req))
+	}
+	for i := range 3 {
+		if err := send("GET", fmt.Sprintf("/tricky/keepalive/%d", i), nil, nil); err != nil {
+			return err
+		}
+	}
+	big := http.Header{"X-Big": {strings.Repeat("b", 8<<10)}}
+	if err := send("GET", "/tricky/bigheader", nil, big); err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range 5 {
+			fmt.Fprintf(pw, "piece %d of a chunked body\n", i)
+		}
+		pw.Close()
+	}()
+	if err := send("POST", "/tricky/chunked", pr, nil); err != nil {
+		return err
+	}
+	if err := send("POST", "/tricky/length", strings.NewReader(`{"a": 1}`), http.Header{"Content-Type": {"application/json"}}); err != nil {
+		return err
+	}
+	// Set by the app (say, an OpenTelemetry SDK): it must stay the only one.
+	own := http.Header{"Traceparent": {"00-11111111111111111111111111111111-2222222222222222-01"}}
+	return send("GET", "/tricky/present", nil, own)
+}
 
 func (c *calls) everyDBCall(ctx context.Context) error {
 	if _, err := c.db.Exec("INSERT INTO items (name) VALUES ('plain')"); err != nil {

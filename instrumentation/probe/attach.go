@@ -46,6 +46,12 @@ type Options struct {
 	ReturnsOnly bool
 	// RawQueryText: see Env.
 	RawQueryText bool
+	// Maps are maps the caller shares between attachments (and with its
+	// own programs), replacing any map of the same name a bundle declares.
+	Maps map[string]*ebpf.Map
+	// Constants are set in every bundle that declares them (e.g.
+	// inject_traceparent).
+	Constants map[string]any
 	Logger       *slog.Logger
 	Metrics      *metrics.Registry
 }
@@ -181,10 +187,19 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 		}
 	}
 	PrepareSpec(spec)
-	replace := make(map[string]*ebpf.Map, len(a.shared))
-	for name, m := range a.shared {
-		if spec.Maps[name] != nil {
-			replace[name] = m
+	for name, v := range opts.Constants {
+		if _, ok := spec.Variables[name]; ok {
+			if err := setVar(spec, name, v); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+	}
+	replace := make(map[string]*ebpf.Map, len(a.shared)+len(opts.Maps))
+	for _, maps := range []map[string]*ebpf.Map{a.shared, opts.Maps} {
+		for name, m := range maps {
+			if spec.Maps[name] != nil {
+				replace[name] = m
+			}
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace})

@@ -9,11 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spanprobe/spanprobe/exporter"
 	"github.com/spanprobe/spanprobe/instrumentation"
+	"github.com/spanprobe/spanprobe/instrumentation/nethttp/propagation"
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
 	"github.com/spanprobe/spanprobe/internal/goexe"
 	"github.com/spanprobe/spanprobe/internal/metrics"
@@ -32,6 +34,9 @@ type Config struct {
 	ReturnsOnly bool
 	// RawQueryText keeps database statements as written (see probe.Env).
 	RawQueryText bool
+	// Propagation says how outgoing requests get a traceparent:
+	// PropagationAuto (""), PropagationSkMsg or PropagationOff.
+	Propagation string
 	// ScanInterval is how often --exe looks for new processes.
 	ScanInterval time.Duration
 }
@@ -50,6 +55,12 @@ type Agent struct {
 
 	mu        sync.Mutex
 	resources map[uint32]*resource.Resource
+
+	// Set before any attachment: the traceparent injector and what it
+	// shares with the bundles.
+	injector  *propagation.Injector
+	shared    map[string]*ebpf.Map
+	constants map[string]any
 }
 
 // target is one attachment and what the resource of its processes needs.
@@ -80,6 +91,16 @@ func (a *Agent) Ready() bool { return a.attached.Load() > 0 }
 // returns when the program exits, with its exit code.
 func (a *Agent) Run(ctx context.Context) (exitCode int, err error) {
 	go a.resampleClock(ctx)
+	inj, err := a.startPropagation(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if inj != nil {
+		defer inj.Close()
+		a.injector = inj
+		a.shared = inj.Maps()
+		a.constants = map[string]any{"inject_traceparent": uint8(1)}
+	}
 	switch {
 	case len(a.cfg.Launch) > 0:
 		return a.runLaunch(ctx)
@@ -100,6 +121,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	att, err := probe.Attach(bin, path, Bundles, res, probe.Options{
 		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText, Logger: a.log, Metrics: a.reg,
+		Maps: a.shared, Constants: a.constants,
 	})
 	if errors.Is(err, probe.ErrNothingToTrace) {
 		a.log.Warn("nothing to trace: the target links none of the instrumented libraries (net/http)", "pid", pid, "path", path, "error", OneLine(err))
@@ -111,6 +133,9 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	if br, ok := res.table.(*offsets.BinaryResolver); ok && br.NearestPatch() != "" {
 		a.log.Warn("Go version not in the offsets table: using the layout of the same minor's newest measured patch, which no patch of that minor changed (run make offsets to measure it)",
 			"go", bin.GoVersion.String(), "as", br.NearestPatch())
+	}
+	if pid != 0 {
+		a.adoptConnections(pid)
 	}
 	a.attached.Add(1) // ready from the moment the probes are in place; serve undoes it
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),

@@ -228,6 +228,7 @@ func (a *Agent) runExe(ctx context.Context) error {
 				continue
 			}
 			seen[pid] = true
+			a.adoptConnections(pid) // a process found running has connections open already
 			id, err := statID(procExe(pid))
 			if err != nil || attached[id] || failed[id] {
 				continue

@@ -12,6 +12,7 @@
  */
 
 #include "common.h"
+#include "traceparent.h"
 
 #define METHOD_MAX 16
 #define SCHEME_MAX 16
@@ -30,6 +31,15 @@ GO_OFFSET(off_url_raw_query);
 GO_OFFSET(off_response_status_code);
 GO_OFFSET(off_response_proto_major);
 GO_OFFSET(off_response_proto_minor);
+GO_OFFSET(off_persistconn_conn);
+GO_OFFSET(off_tcpconn_conn);
+GO_OFFSET(off_conn_fd);
+GO_OFFSET(off_netfd_laddr);
+GO_OFFSET(off_tcpaddr_port);
+
+/* Set when the agent injects outgoing traceparents (see
+ * instrumentation/nethttp/propagation). */
+volatile const u8 inject_traceparent = 0;
 
 struct http_client_event {
 	struct event_header hdr;
@@ -97,6 +107,42 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 		ev->has_user = read_ptr(url + off_url_user) != 0;
 	}
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+	if (inject_traceparent) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		u8 one = 1;
+		bpf_map_update_elem(&injecting_pids, &tgid, &one, BPF_ANY);
+	}
+	return 0;
+}
+
+/* net/http.(*persistConn).roundTrip(pc, req) (pc in RAX), on the caller's
+ * goroutine once a connection is ready, right before the connection's
+ * write loop sends the request: files the request's span under the
+ * connection's local port for the injector. */
+SEC("uprobe")
+int uprobe_persistConn_roundTrip(struct pt_regs *ctx)
+{
+	if (!inject_traceparent)
+		return 0;
+	u64 goid = goroutine_id(ctx);
+	struct http_client_event *active = bpf_map_lookup_elem(&active_requests, &goid);
+	if (!active)
+		return 0;
+	struct go_iface conn = {}, laddr = {};
+	bpf_probe_read_user(&conn, sizeof(conn), (void *)GO_PARAM1(ctx) + off_persistconn_conn);
+	if (!conn.data)
+		return 0;
+	/* A *net.TCPConn; a TLS connection reads as some other port, which no
+	 * write matches (and TLS bytes are never taken for a request head). */
+	void *fd = read_ptr(conn.data + off_tcpconn_conn + off_conn_fd);
+	if (!fd || bpf_probe_read_user(&laddr, sizeof(laddr), fd + off_netfd_laddr) || !laddr.data)
+		return 0;
+	s64 port = read_s64(laddr.data + off_tcpaddr_port);
+	if (port <= 0 || port > 65535)
+		return 0;
+	struct outgoing_key key = {.pid = bpf_get_current_pid_tgid() >> 32, .port = port};
+	struct outgoing_request req = {.sc = active->hdr.sc};
+	bpf_map_update_elem(&outgoing_requests, &key, &req, BPF_ANY);
 	return 0;
 }
 

@@ -44,6 +44,22 @@ type clientHttpClientEvent struct {
 	_          [4]byte
 }
 
+type clientOutgoingKey struct {
+	_    structs.HostLayout
+	Pid  uint32
+	Port uint32
+}
+
+type clientOutgoingRequest struct {
+	_        structs.HostLayout
+	Sc       clientSpanContext
+	Started  uint8
+	Found    uint8
+	Matching uint8
+	Prev     [3]uint8
+	LinePos  uint16
+}
+
 type clientSpanContext struct {
 	_       structs.HostLayout
 	TraceId [16]uint8
@@ -62,19 +78,28 @@ const (
 	clientMapDropCounts                   = "drop_counts"
 	clientMapEvents                       = "events"
 	clientMapGoroutineSpans               = "goroutine_spans"
+	clientMapInjectingPids                = "injecting_pids"
+	clientMapOutgoingRequests             = "outgoing_requests"
 	clientMapScratch                      = "scratch"
 	clientProgUprobeTransportRoundTrip    = "uprobe_Transport_roundTrip"
 	clientProgUprobeTransportRoundTripRet = "uprobe_Transport_roundTrip_ret"
+	clientProgUprobePersistConnRoundTrip  = "uprobe_persistConn_roundTrip"
+	clientVarInjectTraceparent            = "inject_traceparent"
+	clientVarOffConnFd                    = "off_conn_fd"
 	clientVarOffCtxParent                 = "off_ctx_parent"
 	clientVarOffG_goid                    = "off_g_goid"
 	clientVarOffG_m                       = "off_g_m"
 	clientVarOffM_curg                    = "off_m_curg"
+	clientVarOffNetfdLaddr                = "off_netfd_laddr"
+	clientVarOffPersistconnConn           = "off_persistconn_conn"
 	clientVarOffRequestCtx                = "off_request_ctx"
 	clientVarOffRequestMethod             = "off_request_method"
 	clientVarOffRequestUrl                = "off_request_url"
 	clientVarOffResponseProtoMajor        = "off_response_proto_major"
 	clientVarOffResponseProtoMinor        = "off_response_proto_minor"
 	clientVarOffResponseStatusCode        = "off_response_status_code"
+	clientVarOffTcpaddrPort               = "off_tcpaddr_port"
+	clientVarOffTcpconnConn               = "off_tcpconn_conn"
 	clientVarOffUrlHost                   = "off_url_host"
 	clientVarOffUrlPath                   = "off_url_path"
 	clientVarOffUrlRawQuery               = "off_url_raw_query"
@@ -128,34 +153,43 @@ type clientSpecs struct {
 type clientProgramSpecs struct {
 	UprobeTransportRoundTrip    *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip"`
 	UprobeTransportRoundTripRet *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip_ret"`
+	UprobePersistConnRoundTrip  *ebpf.ProgramSpec `ebpf:"uprobe_persistConn_roundTrip"`
 }
 
 // clientMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type clientMapSpecs struct {
-	ActiveRequests *ebpf.MapSpec `ebpf:"active_requests"`
-	ContextSpans   *ebpf.MapSpec `ebpf:"context_spans"`
-	DropCounts     *ebpf.MapSpec `ebpf:"drop_counts"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
-	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
+	ActiveRequests   *ebpf.MapSpec `ebpf:"active_requests"`
+	ContextSpans     *ebpf.MapSpec `ebpf:"context_spans"`
+	DropCounts       *ebpf.MapSpec `ebpf:"drop_counts"`
+	Events           *ebpf.MapSpec `ebpf:"events"`
+	GoroutineSpans   *ebpf.MapSpec `ebpf:"goroutine_spans"`
+	InjectingPids    *ebpf.MapSpec `ebpf:"injecting_pids"`
+	OutgoingRequests *ebpf.MapSpec `ebpf:"outgoing_requests"`
+	Scratch          *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // clientVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type clientVariableSpecs struct {
+	InjectTraceparent     *ebpf.VariableSpec `ebpf:"inject_traceparent"`
+	OffConnFd             *ebpf.VariableSpec `ebpf:"off_conn_fd"`
 	OffCtxParent          *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
 	OffG_goid             *ebpf.VariableSpec `ebpf:"off_g_goid"`
 	OffG_m                *ebpf.VariableSpec `ebpf:"off_g_m"`
 	OffM_curg             *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	OffNetfdLaddr         *ebpf.VariableSpec `ebpf:"off_netfd_laddr"`
+	OffPersistconnConn    *ebpf.VariableSpec `ebpf:"off_persistconn_conn"`
 	OffRequestCtx         *ebpf.VariableSpec `ebpf:"off_request_ctx"`
 	OffRequestMethod      *ebpf.VariableSpec `ebpf:"off_request_method"`
 	OffRequestUrl         *ebpf.VariableSpec `ebpf:"off_request_url"`
 	OffResponseProtoMajor *ebpf.VariableSpec `ebpf:"off_response_proto_major"`
 	OffResponseProtoMinor *ebpf.VariableSpec `ebpf:"off_response_proto_minor"`
 	OffResponseStatusCode *ebpf.VariableSpec `ebpf:"off_response_status_code"`
+	OffTcpaddrPort        *ebpf.VariableSpec `ebpf:"off_tcpaddr_port"`
+	OffTcpconnConn        *ebpf.VariableSpec `ebpf:"off_tcpconn_conn"`
 	OffUrlHost            *ebpf.VariableSpec `ebpf:"off_url_host"`
 	OffUrlPath            *ebpf.VariableSpec `ebpf:"off_url_path"`
 	OffUrlRawQuery        *ebpf.VariableSpec `ebpf:"off_url_raw_query"`
@@ -185,12 +219,14 @@ func (o *clientObjects) Close() error {
 //
 // It can be passed to loadClientObjects or ebpf.CollectionSpec.LoadAndAssign.
 type clientMaps struct {
-	ActiveRequests *ebpf.Map `ebpf:"active_requests"`
-	ContextSpans   *ebpf.Map `ebpf:"context_spans"`
-	DropCounts     *ebpf.Map `ebpf:"drop_counts"`
-	Events         *ebpf.Map `ebpf:"events"`
-	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
-	Scratch        *ebpf.Map `ebpf:"scratch"`
+	ActiveRequests   *ebpf.Map `ebpf:"active_requests"`
+	ContextSpans     *ebpf.Map `ebpf:"context_spans"`
+	DropCounts       *ebpf.Map `ebpf:"drop_counts"`
+	Events           *ebpf.Map `ebpf:"events"`
+	GoroutineSpans   *ebpf.Map `ebpf:"goroutine_spans"`
+	InjectingPids    *ebpf.Map `ebpf:"injecting_pids"`
+	OutgoingRequests *ebpf.Map `ebpf:"outgoing_requests"`
+	Scratch          *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *clientMaps) Close() error {
@@ -200,6 +236,8 @@ func (m *clientMaps) Close() error {
 		m.DropCounts,
 		m.Events,
 		m.GoroutineSpans,
+		m.InjectingPids,
+		m.OutgoingRequests,
 		m.Scratch,
 	)
 }
@@ -208,16 +246,22 @@ func (m *clientMaps) Close() error {
 //
 // It can be passed to loadClientObjects or ebpf.CollectionSpec.LoadAndAssign.
 type clientVariables struct {
+	InjectTraceparent     *ebpf.Variable `ebpf:"inject_traceparent"`
+	OffConnFd             *ebpf.Variable `ebpf:"off_conn_fd"`
 	OffCtxParent          *ebpf.Variable `ebpf:"off_ctx_parent"`
 	OffG_goid             *ebpf.Variable `ebpf:"off_g_goid"`
 	OffG_m                *ebpf.Variable `ebpf:"off_g_m"`
 	OffM_curg             *ebpf.Variable `ebpf:"off_m_curg"`
+	OffNetfdLaddr         *ebpf.Variable `ebpf:"off_netfd_laddr"`
+	OffPersistconnConn    *ebpf.Variable `ebpf:"off_persistconn_conn"`
 	OffRequestCtx         *ebpf.Variable `ebpf:"off_request_ctx"`
 	OffRequestMethod      *ebpf.Variable `ebpf:"off_request_method"`
 	OffRequestUrl         *ebpf.Variable `ebpf:"off_request_url"`
 	OffResponseProtoMajor *ebpf.Variable `ebpf:"off_response_proto_major"`
 	OffResponseProtoMinor *ebpf.Variable `ebpf:"off_response_proto_minor"`
 	OffResponseStatusCode *ebpf.Variable `ebpf:"off_response_status_code"`
+	OffTcpaddrPort        *ebpf.Variable `ebpf:"off_tcpaddr_port"`
+	OffTcpconnConn        *ebpf.Variable `ebpf:"off_tcpconn_conn"`
 	OffUrlHost            *ebpf.Variable `ebpf:"off_url_host"`
 	OffUrlPath            *ebpf.Variable `ebpf:"off_url_path"`
 	OffUrlRawQuery        *ebpf.Variable `ebpf:"off_url_raw_query"`
@@ -233,12 +277,14 @@ type clientVariables struct {
 type clientPrograms struct {
 	UprobeTransportRoundTrip    *ebpf.Program `ebpf:"uprobe_Transport_roundTrip"`
 	UprobeTransportRoundTripRet *ebpf.Program `ebpf:"uprobe_Transport_roundTrip_ret"`
+	UprobePersistConnRoundTrip  *ebpf.Program `ebpf:"uprobe_persistConn_roundTrip"`
 }
 
 func (p *clientPrograms) Close() error {
 	return _ClientClose(
 		p.UprobeTransportRoundTrip,
 		p.UprobeTransportRoundTripRet,
+		p.UprobePersistConnRoundTrip,
 	)
 }
 

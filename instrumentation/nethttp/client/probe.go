@@ -27,12 +27,19 @@ var Bundle = &probe.Bundle{
 		{Var: "off_response_status_code", Key: "net/http.Response.StatusCode"},
 		{Var: "off_response_proto_major", Key: "net/http.Response.ProtoMajor"},
 		{Var: "off_response_proto_minor", Key: "net/http.Response.ProtoMinor"},
+		{Var: "off_persistconn_conn", Key: "net/http.persistConn.conn"},
+		{Var: "off_tcpconn_conn", Key: "net.TCPConn.conn"},
+		{Var: "off_conn_fd", Key: "net.conn.fd"},
+		{Var: "off_netfd_laddr", Key: "net.netFD.laddr"},
+		{Var: "off_tcpaddr_port", Key: "net.TCPAddr.Port"},
 	},
 	// roundTrip keeps its name and registers from Go 1.17 to 1.27
 	// (TestGoVersionMatrix checks every minor).
 	Probes: []probe.Probe{
 		{Symbol: roundTrip, Program: "uprobe_Transport_roundTrip", At: probe.AtEntry, Go: go117},
 		{Symbol: roundTrip, Program: "uprobe_Transport_roundTrip_ret", At: probe.AtReturns, Go: go117},
+		// Outgoing traceparent only: without it the spans are still made.
+		{Symbol: "net/http.(*persistConn).roundTrip", Program: "uprobe_persistConn_roundTrip", At: probe.AtEntry, Optional: true, Go: go117},
 	},
 	EventKind: probe.KindHTTPClient,
 	Decode:    decode,

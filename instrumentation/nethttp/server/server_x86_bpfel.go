@@ -55,6 +55,22 @@ type serverHttpServerEvent struct {
 	Head       [512]int8
 }
 
+type serverOutgoingKey struct {
+	_    structs.HostLayout
+	Pid  uint32
+	Port uint32
+}
+
+type serverOutgoingRequest struct {
+	_        structs.HostLayout
+	Sc       serverSpanContext
+	Started  uint8
+	Found    uint8
+	Matching uint8
+	Prev     [3]uint8
+	LinePos  uint16
+}
+
 type serverSpanContext struct {
 	_       structs.HostLayout
 	TraceId [16]uint8
@@ -74,6 +90,8 @@ const (
 	serverMapEvents                            = "events"
 	serverMapGoroutineSpans                    = "goroutine_spans"
 	serverMapHeadBytes                         = "head_bytes"
+	serverMapInjectingPids                     = "injecting_pids"
+	serverMapOutgoingRequests                  = "outgoing_requests"
 	serverMapScratch                           = "scratch"
 	serverProgUprobeResponseFinishRequest      = "uprobe_response_finishRequest"
 	serverProgUprobeServerHandlerServeHTTP     = "uprobe_serverHandler_ServeHTTP"
@@ -156,13 +174,15 @@ type serverProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverMapSpecs struct {
-	ActiveRequests *ebpf.MapSpec `ebpf:"active_requests"`
-	ContextSpans   *ebpf.MapSpec `ebpf:"context_spans"`
-	DropCounts     *ebpf.MapSpec `ebpf:"drop_counts"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
-	HeadBytes      *ebpf.MapSpec `ebpf:"head_bytes"`
-	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
+	ActiveRequests   *ebpf.MapSpec `ebpf:"active_requests"`
+	ContextSpans     *ebpf.MapSpec `ebpf:"context_spans"`
+	DropCounts       *ebpf.MapSpec `ebpf:"drop_counts"`
+	Events           *ebpf.MapSpec `ebpf:"events"`
+	GoroutineSpans   *ebpf.MapSpec `ebpf:"goroutine_spans"`
+	HeadBytes        *ebpf.MapSpec `ebpf:"head_bytes"`
+	InjectingPids    *ebpf.MapSpec `ebpf:"injecting_pids"`
+	OutgoingRequests *ebpf.MapSpec `ebpf:"outgoing_requests"`
+	Scratch          *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // serverVariableSpecs contains global variables before they are loaded into the kernel.
@@ -216,13 +236,15 @@ func (o *serverObjects) Close() error {
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverMaps struct {
-	ActiveRequests *ebpf.Map `ebpf:"active_requests"`
-	ContextSpans   *ebpf.Map `ebpf:"context_spans"`
-	DropCounts     *ebpf.Map `ebpf:"drop_counts"`
-	Events         *ebpf.Map `ebpf:"events"`
-	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
-	HeadBytes      *ebpf.Map `ebpf:"head_bytes"`
-	Scratch        *ebpf.Map `ebpf:"scratch"`
+	ActiveRequests   *ebpf.Map `ebpf:"active_requests"`
+	ContextSpans     *ebpf.Map `ebpf:"context_spans"`
+	DropCounts       *ebpf.Map `ebpf:"drop_counts"`
+	Events           *ebpf.Map `ebpf:"events"`
+	GoroutineSpans   *ebpf.Map `ebpf:"goroutine_spans"`
+	HeadBytes        *ebpf.Map `ebpf:"head_bytes"`
+	InjectingPids    *ebpf.Map `ebpf:"injecting_pids"`
+	OutgoingRequests *ebpf.Map `ebpf:"outgoing_requests"`
+	Scratch          *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *serverMaps) Close() error {
@@ -233,6 +255,8 @@ func (m *serverMaps) Close() error {
 		m.Events,
 		m.GoroutineSpans,
 		m.HeadBytes,
+		m.InjectingPids,
+		m.OutgoingRequests,
 		m.Scratch,
 	)
 }
