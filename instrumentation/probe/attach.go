@@ -52,8 +52,8 @@ type Options struct {
 	// Constants are set in every bundle that declares them (e.g.
 	// inject_traceparent).
 	Constants map[string]any
-	Logger       *slog.Logger
-	Metrics      *metrics.Registry
+	Logger    *slog.Logger
+	Metrics   *metrics.Registry
 }
 
 // Attachment is one executable's bundles, loaded and attached.
