@@ -78,7 +78,7 @@ type Attachment struct {
 type loadedBundle struct {
 	bundle *Bundle
 	coll   *ebpf.Collection
-	drops  *dropCounters
+	drops  *PerCPUCounters
 }
 
 // Attach loads every bundle that applies to the binary at path and attaches
@@ -374,7 +374,7 @@ func (a *Attachment) Close() error {
 			errs = append(errs, a.reader.Close())
 		}
 		for _, lb := range a.loaded {
-			lb.drops.sync() // last counts before the maps go
+			lb.drops.Sync() // last counts before the maps go
 			lb.coll.Close()
 		}
 		for _, m := range a.shared {

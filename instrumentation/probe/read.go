@@ -126,7 +126,7 @@ func (a *Attachment) syncDrops(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, lb := range a.loaded {
-				lb.drops.sync()
+				lb.drops.Sync()
 			}
 		}
 	}

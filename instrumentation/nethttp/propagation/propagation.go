@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 	"github.com/spanprobe/spanprobe/internal/metrics"
 )
 
@@ -23,8 +24,7 @@ type Injector struct {
 	objs    propagationObjects
 	cgroup  link.Link
 	log     *slog.Logger
-	results [propagationInjectResultINJECT_RESULT_MAX]*metrics.Counter
-	last    [propagationInjectResultINJECT_RESULT_MAX]uint64
+	results *probe.PerCPUCounters
 	mu      sync.Mutex
 	closed  bool
 }
@@ -67,10 +67,12 @@ func Start(log *slog.Logger, reg *metrics.Registry) (*Injector, error) {
 		inj.objs.Close()
 		return nil, fmt.Errorf("attaching sk_msg program: %w", err)
 	}
-	for r := range inj.results {
-		inj.results[r] = reg.Counter("spanprobe_traceparent_injections_total",
-			"Outgoing HTTP requests seen by the traceparent injector, by outcome.", "result", resultNames[r])
+	counters := make([][]*metrics.Counter, len(resultNames))
+	for r := range counters {
+		counters[r] = []*metrics.Counter{reg.Counter("spanprobe_traceparent_injections_total",
+			"Outgoing HTTP requests seen by the traceparent injector, by outcome.", "result", resultNames[r])}
 	}
+	inj.results = probe.NewPerCPUCounters(inj.objs.InjectCounts, counters)
 	return inj, nil
 }
 
@@ -84,22 +86,8 @@ func (i *Injector) Maps() map[string]*ebpf.Map {
 func (i *Injector) Sync() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.closed {
-		return
-	}
-	var per []uint64
-	for r := range i.results {
-		if err := i.objs.InjectCounts.Lookup(uint32(r), &per); err != nil {
-			continue
-		}
-		var sum uint64
-		for _, v := range per {
-			sum += v
-		}
-		if sum > i.last[r] {
-			i.results[r].Add(sum - i.last[r])
-			i.last[r] = sum
-		}
+	if !i.closed {
+		i.results.Sync()
 	}
 }
 
