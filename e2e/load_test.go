@@ -26,9 +26,9 @@ type loadSpec struct {
 	req func(i int) (target, body string)
 }
 
-// load is load being sent. Workers finish the request at hand when it is
+// loadGen is load being sent. Workers finish the request at hand when it is
 // stopped, so stopping causes no failure of its own.
-type load struct {
+type loadGen struct {
 	ok, failed atomic.Int64
 	done       chan struct{}
 	cancel     context.CancelFunc
@@ -52,10 +52,10 @@ func (r loadResult) rate() float64 { return float64(r.sent()) / r.elapsed.Second
 
 // startLoad sends load until spec.total requests are answered or stop is
 // called; the end of the test stops it.
-func startLoad(t testing.TB, spec loadSpec) *load {
+func startLoad(t testing.TB, spec loadSpec) *loadGen {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{done: make(chan struct{}), cancel: cancel}
+	l := &loadGen{done: make(chan struct{}), cancel: cancel}
 	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: spec.conns, MaxConnsPerHost: spec.conns}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	tickets := make(chan int, spec.conns)
@@ -127,17 +127,17 @@ func getExpect(client *http.Client, url, want string) error {
 }
 
 // answered returns how many requests have been answered, well or not.
-func (l *load) answered() int64 { return l.ok.Load() + l.failed.Load() }
+func (l *loadGen) answered() int64 { return l.ok.Load() + l.failed.Load() }
 
 // stop stops sending, waits for the requests in flight and returns the
 // result. It is idempotent.
-func (l *load) stop() loadResult {
+func (l *loadGen) stop() loadResult {
 	l.cancel()
 	return l.wait()
 }
 
 // wait waits until the load has sent all its requests.
-func (l *load) wait() loadResult {
+func (l *loadGen) wait() loadResult {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
