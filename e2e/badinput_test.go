@@ -161,14 +161,7 @@ func TestKeepsRunning(t *testing.T) {
 	t.Run("unreachable collector", func(t *testing.T) {
 		health := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		a := startApp(t, bins.app)
-		env := agentEnv(
-			"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1",
-			"OTEL_EXPORTER_OTLP_INSECURE=true",
-			"OTEL_EXPORTER_OTLP_TIMEOUT=1000",
-			"OTEL_BSP_EXPORT_TIMEOUT=1000",
-			"OTEL_BSP_SCHEDULE_DELAY=200",
-		)
-		agent := startAgent(t, env, "--pid", strconv.Itoa(a.pid()), "--health-addr", health)
+		agent := startAgent(t, fastFailEnv("127.0.0.1:1"), "--pid", strconv.Itoa(a.pid()), "--health-addr", health)
 		waitAttached(t, agent)
 		calls := sendAll(t, a.addr, serverCalls)
 		n := float64(len(calls))

@@ -18,23 +18,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// benchRoutes are the sample app's routes BenchmarkAgentOverhead loads, one
+// sub-benchmark each, each against its own baseline in the same run.
+// Routes that do more per request (calls to another service, a database)
+// join this list as the sample app gains them.
+var benchRoutes = []string{"/hello"}
+
 // BenchmarkAgentOverhead measures what the agent costs the traced app: wrk
-// (a separate process) loads GET /hello for a fixed time without the agent
-// (baseline), with `spanprobe --pid` exporting every span to an OTLP receiver
-// in this process that only counts spans (agent; see spanCounter), and with
-// export disabled (agent-noexport: probes, ring buffer and span building
-// only), alternating twice to spread the noise of a shared 2-core machine
-// over all modes. One iteration does everything; run it as
+// (a separate process) loads a route (benchRoutes) for a fixed time without
+// the agent (baseline), with `spanprobe --pid` exporting every span to an
+// OTLP receiver in this process that only counts spans (agent; see
+// spanCounter), and with export disabled (agent-noexport: probes, ring
+// buffer and span building only), alternating twice to spread the noise of
+// a shared 2-core machine over all modes. One iteration does everything;
+// run it as
 //
 //	go test ./e2e -run '^$' -bench AgentOverhead -benchtime 1x
 //
 // SPANPROBE_BENCH_DURATION (default 10s) sets the length of each wrk run.
 // Besides req/s and latency it reports the app's CPU per request, uprobe
 // hits per request and BPF run time per hit (BPF statistics and bpftool), the
-// agent's CPU per span and peak RSS, and this process's CPU per span (the
-// receiver competes for the same cores). It prints a table, the agent's drop
-// reasons when it dropped spans, then one machine-readable line starting with
-// "spanprobe_bench_summary".
+// agent's CPU per span, its steady RSS under the load (median of the second
+// half of the run) and peak RSS, and this process's CPU per span (the
+// receiver competes for the same cores). It prints a table per route, the
+// agent's drop reasons when it dropped spans, then one machine-readable line
+// starting with "spanprobe_bench_summary".
 func BenchmarkAgentOverhead(b *testing.B) {
 	requireBPF(b)
 	wrk, err := exec.LookPath("wrk")
@@ -48,27 +56,36 @@ func BenchmarkAgentOverhead(b *testing.B) {
 		}
 	}
 	stats := enableBPFStats(b)
-
 	a := startApp(b, bins.app)
-	url := "http://" + a.addr + "/hello"
-	runWrk(b, wrk, url, a.pid(), 2*time.Second) // warm-up: connections, page cache, CPU frequency
+	for _, route := range benchRoutes {
+		b.Run(strings.TrimPrefix(route, "/"), func(b *testing.B) {
+			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), dur, stats)
+		})
+	}
+}
 
+func benchRoute(b *testing.B, wrk, url string, pid int, dur time.Duration, stats bool) {
+	runWrk(b, wrk, url, pid, 2*time.Second) // warm-up: connections, page cache, CPU frequency
 	var rows []benchRow
 	for round := 1; round <= 2; round++ {
-		base := runWrk(b, wrk, url, a.pid(), dur)
+		base := runWrk(b, wrk, url, pid, dur)
 		rows = append(rows, benchRow{round: round, mode: "baseline", wrkResult: base})
 		for _, export := range []bool{true, false} {
-			r := measureAgent(b, wrk, url, a.pid(), dur, stats, export)
+			r := measureAgent(b, wrk, url, pid, dur, stats, export)
 			r.round = round
 			rows = append(rows, r)
 		}
 	}
 	s := summarize(rows)
+	fmt.Println(url)
 	printBench(rows, s)
 	b.ReportMetric(s["agent"].ThroughputRatio, "throughput_ratio")
 	b.ReportMetric(s["agent-noexport"].ThroughputRatio, "noexport_throughput_ratio")
 	b.ReportMetric(s["agent"].UprobeHitsPerRequest, "uprobe_hits/req")
 	b.ReportMetric(s["agent"].AgentCPUPerSpanUS, "agent_cpu_us/span")
+	b.ReportMetric(s["agent"].AgentCPUPerSpanUS/1000, "agent_cpu_s/1000spans")
+	b.ReportMetric(s["agent"].AgentSteadyRSSMiB, "agent_rss_steady_MiB")
+	b.ReportMetric(s["agent"].AgentMaxRSSMiB, "agent_rss_peak_MiB")
 }
 
 // wrkResult is what one wrk run reports.
@@ -100,6 +117,7 @@ type benchRow struct {
 	cpu        time.Duration
 	rcvCPU     time.Duration // this process (the OTLP receiver) over the same window
 	maxRSS     int64         // bytes, VmHWM
+	steadyRSS  int64         // bytes, VmRSS in the second half of the load (rssStats)
 }
 
 var (
@@ -169,7 +187,9 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	}
 
 	cpu0, self0 := procCPU(b, agent.pid()), procCPU(b, os.Getpid())
+	rss := sampleRSS(b, agent.pid())
 	res := runWrk(b, wrk, url, pid, d)
+	steady, _ := rssStats(rss.stop())
 	// Let the export pipeline drain: the span count stops moving.
 	last, still := int64(-1), 0
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 5; {
@@ -182,7 +202,7 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	}
 	cpu := procCPU(b, agent.pid()) - cpu0
 	rcvCPU := procCPU(b, os.Getpid()) - self0
-	rss := procHWM(b, agent.pid())
+	hwm := procHWM(b, agent.pid())
 	m := scrape(b, health)
 	after := uprobeRunCounts(b)
 	agent.stop(b, 30*time.Second)
@@ -197,7 +217,7 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	}
 	return benchRow{
 		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")),
-		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: rss,
+		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: hwm, steadyRSS: steady,
 	}
 }
 
@@ -268,7 +288,7 @@ func uprobeRunCounts(b *testing.B) map[int]progStats {
 }
 
 // procCPU returns utime+stime of pid from /proc/PID/stat.
-func procCPU(b *testing.B, pid int) time.Duration {
+func procCPU(b testing.TB, pid int) time.Duration {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -284,20 +304,29 @@ func procCPU(b *testing.B, pid int) time.Duration {
 }
 
 // procHWM returns the peak resident set size of pid.
-func procHWM(b *testing.B, pid int) int64 {
+func procHWM(b testing.TB, pid int) int64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procStatus(pid, "VmHWM")
 	if err != nil {
 		b.Fatal(err)
 	}
+	return v
+}
+
+// procStatus returns a size field of /proc/PID/status (VmRSS, VmHWM, ...)
+// in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
 	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
 		}
 	}
-	b.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	return 0, fmt.Errorf("reading %s of process %d: %w", field, pid, errNoField)
 }
 
 // modeSummary averages the rounds of one mode.
@@ -314,6 +343,7 @@ type modeSummary struct {
 	UprobeHitsPerRequest float64 `json:"uprobe_hits_per_request,omitempty"`
 	AgentCPUPerSpanUS    float64 `json:"agent_cpu_us_per_span,omitempty"`
 	AgentMaxRSSMiB       float64 `json:"agent_max_rss_mib,omitempty"`
+	AgentSteadyRSSMiB    float64 `json:"agent_steady_rss_mib,omitempty"` // the highest of the rounds
 }
 
 // benchSummary is the machine-readable result, keyed by mode.
@@ -352,6 +382,7 @@ func summarize(rows []benchRow) benchSummary {
 			hits[r.mode] += r.uprobeHits
 		}
 		m.AgentMaxRSSMiB = max(m.AgentMaxRSSMiB, float64(r.maxRSS)/(1<<20))
+		m.AgentSteadyRSSMiB = max(m.AgentSteadyRSSMiB, float64(r.steadyRSS)/(1<<20))
 	}
 	for mode, m := range s {
 		k := float64(n[mode])
@@ -386,10 +417,10 @@ func summarize(rows []benchRow) benchSummary {
 
 func printBench(rows []benchRow, s benchSummary) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\tagent max RSS\treceiver CPU/span\t")
+	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
 	for _, r := range rows {
 		if r.mode == "baseline" {
-			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
 			continue
 		}
 		hits, perHit := "n/a", "n/a"
@@ -406,8 +437,8 @@ func printBench(rows []benchRow, s benchSummary) {
 		if r.spans > 0 {
 			rcvPerSpan = (r.rcvCPU / time.Duration(r.spans)).Round(10 * time.Nanosecond).String()
 		}
-		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%.1f MiB\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
-			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, float64(r.maxRSS)/(1<<20), rcvPerSpan)
+		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
+			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, mib(r.steadyRSS), mib(r.maxRSS), rcvPerSpan)
 	}
 	w.Flush()
 	for _, r := range rows {
@@ -422,8 +453,8 @@ func printBench(rows []benchRow, s benchSummary) {
 	base := s["baseline"]
 	for _, mode := range []string{"agent", "agent-noexport"} {
 		if m := s[mode]; m != nil && base != nil {
-			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms\n",
-				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS)
+			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms; agent CPU %.4fs per 1,000 spans, RSS steady %.1f MiB\n",
+				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS, m.AgentCPUPerSpanUS/1000, m.AgentSteadyRSSMiB)
 		}
 	}
 	j, _ := json.Marshal(s)

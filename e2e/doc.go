@@ -10,6 +10,11 @@
 //	go test ./e2e                                   # the tests
 //	go test ./e2e -run TestServerSpansJaeger -v     # needs Jaeger: SPANPROBE_JAEGER_BIN or e2e/jaeger/install.sh
 //	go test ./e2e -run '^$' -bench AgentOverhead    # the overhead benchmark (wrk, bpftool)
+//	go test ./e2e -run '^$' -bench Startup          # launch to probes attached (Jaeger too)
+//	go test ./e2e -run TestFault -v                 # load and faults; SPANPROBE_FAULT_DURATION (10s) sets the long ones
+//
+// make bench runs e2e/bench.sh: every benchmark, and the fault tests for a
+// minute, with one summary at the end.
 //
 // The Jaeger test runs Jaeger v2 with a minimal configuration on free ports
 // (OTLP/gRPC in, memory storage, query API). It builds Jaeger on first use

@@ -71,11 +71,14 @@ func buildAll(dir string) error {
 		out  string
 		args []string
 		err  *error
+		env  []string
 	}{
-		{bins.agent, []string{"./cmd/spanprobe"}, &bins.agentErr},
-		{bins.app, []string{"./e2e/sampleapp"}, nil},
-		{bins.appStripped, []string{"-ldflags=-s -w", "./e2e/sampleapp"}, nil},
-		{bins.noHTTP, []string{"./e2e/testdata/nohttp"}, nil},
+		// Static, as the Dockerfile and make build it: the figures of
+		// make bench are the shipped binary's.
+		{bins.agent, []string{"./cmd/spanprobe"}, &bins.agentErr, []string{"CGO_ENABLED=0"}},
+		{bins.app, []string{"./e2e/sampleapp"}, nil, nil},
+		{bins.appStripped, []string{"-ldflags=-s -w", "./e2e/sampleapp"}, nil, nil},
+		{bins.noHTTP, []string{"./e2e/testdata/nohttp"}, nil, nil},
 	}
 	errs := make([]error, len(builds))
 	var wg sync.WaitGroup
@@ -84,6 +87,7 @@ func buildAll(dir string) error {
 			args := append([]string{"build", "-o", b.out}, b.args...)
 			cmd := exec.Command("go", args...)
 			cmd.Dir = root
+			cmd.Env = append(os.Environ(), b.env...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("building %s: %w\n%s", b.args[len(b.args)-1], err, out)
 			}

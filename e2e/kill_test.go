@@ -14,10 +14,10 @@ import (
 	"github.com/spanprobe/spanprobe/internal/otlptest"
 )
 
-// TestAgentSIGKILL kills the agent with SIGKILL mid-run: the target keeps
-// serving, the probes are gone with the agent (they live on its file
-// descriptors, nothing is pinned), and a new agent attaches cleanly and
-// sees each request exactly once.
+// TestAgentSIGKILL kills the agent with SIGKILL under load: the target keeps
+// serving every request, the probes are gone with the agent (they live on
+// its file descriptors, nothing is pinned), and a new agent attaches
+// cleanly and sees each request exactly once.
 func TestAgentSIGKILL(t *testing.T) {
 	requireBPF(t)
 	a := startApp(t, bins.app)
@@ -31,6 +31,12 @@ func TestAgentSIGKILL(t *testing.T) {
 		t.Fatal("the agent holds no BPF program: the check below could not fail")
 	}
 
+	// Load runs across the kill and the probes' removal: the target must
+	// not notice either.
+	l := startLoad(t, loadSpec{addr: a.addr, conns: 4, rate: 1000, req: helloReq})
+	for l.answered() < 200 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +51,9 @@ func TestAgentSIGKILL(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	sendAll(t, a.addr, hello(3)) // the target is unharmed
+	res := l.stop()
+	checkLoad(t, res)
+	t.Logf("%d requests across the kill, none failed", res.sent())
 
 	rcv2 := otlptest.Start(t)
 	second := startAgent(t, otlpEnv(rcv2.Endpoint()), "--pid", strconv.Itoa(a.pid()))

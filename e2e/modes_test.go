@@ -95,8 +95,9 @@ func TestLaunchModeExitCode(t *testing.T) {
 }
 
 // TestExeModeRestart follows an executable by path: a process started after
-// the agent gets probes, and after kill -9 its successor (new PID, same
-// file) is traced from its first request with its own process.pid.
+// the agent gets probes, and after kill -9 in the middle of requests its
+// successor (new PID, same file) is traced from its first request with its
+// own process.pid.
 func TestExeModeRestart(t *testing.T) {
 	requireBPF(t)
 	rcv := otlptest.Start(t)
@@ -106,7 +107,17 @@ func TestExeModeRestart(t *testing.T) {
 	waitAttached(t, agent)
 	calls := sendAll(t, first.addr, serverCalls[:5])
 	waitSpans(t, rcv, len(calls))
+	// Killed mid-request: the requests in flight fail, leave no span, and
+	// the agent carries on.
+	slow := startLoad(t, loadSpec{addr: first.addr, conns: 8, req: func(int) (string, string) { return "/sleep?ms=60000", "" }})
+	time.Sleep(300 * time.Millisecond)
 	first.kill9(t)
+	if r := slow.stop(); r.ok > 0 || r.failed == 0 {
+		t.Errorf("requests in flight at the kill: %d answered, %d failed; want all failed", r.ok, r.failed)
+	}
+	if agent.exited() {
+		t.Fatalf("agent exited after its target was killed: %v", agent.err)
+	}
 
 	second := startApp(t, bins.app)
 	if second.pid() == first.pid() {

@@ -3,18 +3,17 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,44 +289,18 @@ func TestCrossProcessLoad(t *testing.T) {
 	}
 }
 
-// load sends n GETs to url over conns keep-alive connections, fails the
+// load sends n GETs to rawURL over conns keep-alive connections, fails the
 // test on any error or non-200 answer, and returns the rate.
-func load(t *testing.T, url string, n, conns int) float64 {
+func load(t *testing.T, rawURL string, n, conns int) float64 {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
-	var next atomic.Int64
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) && ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-				resp, err := client.Do(req)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	rate := float64(n) / time.Since(start).Seconds()
-	if f := failed.Load(); f > 0 {
-		t.Fatalf("%d of %d requests failed (first: %v)", f, n, firstErr.Load())
+	target := u.RequestURI()
+	res := startLoad(t, loadSpec{addr: u.Host, conns: conns, total: n, req: func(int) (string, string) { return target, "" }}).wait()
+	if res.failed > 0 {
+		t.Fatalf("%d of %d requests failed (first: %v)", res.failed, n, res.firstErr)
 	}
-	return rate
+	return res.rate()
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -91,20 +92,69 @@ type Pipeline struct {
 // private registry); stdout receives console output. No connection is made
 // here: an unreachable collector is not an error, its cost is counted drops.
 func New(ctx context.Context, cfg Config, reg *metrics.Registry, log *slog.Logger, stdout io.Writer) (*Pipeline, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.checkBatching(); err != nil {
+		return nil, err
+	}
+	var exp sdktrace.SpanExporter
+	switch cfg.Exporter {
+	case ExporterNone:
+	case ExporterConsole:
+		if stdout == nil {
+			return nil, errors.New("creating console exporter: no output writer")
+		}
+		exp = newConsoleExporter(stdout)
+	case ExporterOTLP:
+		client, err := newOTLPClient(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if exp, err = newOTLPExporter(ctx, client); err != nil {
+			return nil, fmt.Errorf("starting otlp/%s exporter for %s: %w", cfg.Protocol, cfg.Endpoint, err)
+		}
+	default:
+		return nil, fmt.Errorf("creating exporter: unknown kind %q (want otlp, console or none)", cfg.Exporter)
+	}
+	return start(cfg, exp, reg, log), nil
+}
+
+// NewWithClient batches spans for an OTLP exporter over client, with cfg's
+// queue, batch and timing settings; cfg's exporter and endpoint settings are
+// ignored. It serves OTLP transports New does not build, and measuring the
+// pipeline without a network.
+func NewWithClient(ctx context.Context, cfg Config, client otlptrace.Client, reg *metrics.Registry, log *slog.Logger) (*Pipeline, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.checkBatching(); err != nil {
+		return nil, err
+	}
+	exp, err := newOTLPExporter(ctx, client)
+	if err != nil {
+		return nil, fmt.Errorf("starting otlp exporter: %w", err)
+	}
+	cfg.Exporter = ExporterOTLP
+	return start(cfg, exp, reg, log), nil
+}
+
+func (c Config) checkBatching() error {
+	if c.MaxExportBatchSize > c.MaxQueueSize {
+		return fmt.Errorf("configuring batcher: batch size %d exceeds queue size %d", c.MaxExportBatchSize, c.MaxQueueSize)
+	}
+	return nil
+}
+
+// start returns a pipeline for exp, nil meaning export disabled, and starts
+// its batching goroutine.
+func start(cfg Config, exp sdktrace.SpanExporter, reg *metrics.Registry, log *slog.Logger) *Pipeline {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	cfg = cfg.withDefaults()
-	if cfg.MaxExportBatchSize > cfg.MaxQueueSize {
-		return nil, fmt.Errorf("configuring batcher: batch size %d exceeds queue size %d", cfg.MaxExportBatchSize, cfg.MaxQueueSize)
-	}
-
 	p := &Pipeline{
 		cfg:  cfg,
 		log:  log,
+		exp:  exp,
 		stop: make(chan struct{}),
 		full: make(chan struct{}, 1),
 		done: make(chan struct{}),
@@ -118,33 +168,17 @@ func New(ctx context.Context, cfg Config, reg *metrics.Registry, log *slog.Logge
 		disabled:      reg.Counter(MetricSpansDropped, droppedHelp, "reason", DropDisabled),
 		shutdownDrops: reg.Counter(MetricSpansDropped, droppedHelp, "reason", DropShutdown),
 	}
-
-	switch cfg.Exporter {
-	case ExporterNone:
+	if exp == nil {
 		close(p.done)
-		return p, nil
-	case ExporterConsole:
-		if stdout == nil {
-			return nil, errors.New("creating console exporter: no output writer")
-		}
-		p.exp = newConsoleExporter(stdout)
-	case ExporterOTLP:
-		exp, err := newOTLPExporter(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		p.exp = exp
-	default:
-		return nil, fmt.Errorf("creating exporter: unknown kind %q (want otlp, console or none)", cfg.Exporter)
+		return p
 	}
-
 	p.queue = make(chan sdktrace.ReadOnlySpan, cfg.MaxQueueSize)
 	reg.Gauge(MetricQueueLength, "Spans waiting in the export queue.", func() float64 { return float64(len(p.queue)) })
 	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
 	go p.run()
 	log.Debug("span pipeline started", "exporter", string(cfg.Exporter),
 		"queue", cfg.MaxQueueSize, "batch", cfg.MaxExportBatchSize)
-	return p, nil
+	return p
 }
 
 func (c Config) withDefaults() Config {
@@ -328,7 +362,9 @@ func (p *Pipeline) export(batch []sdktrace.ReadOnlySpan) error {
 	return nil
 }
 
-func newOTLPExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error) {
+// newOTLPClient returns the OTLP client (transport, retries, TLS, headers,
+// compression) cfg asks for.
+func newOTLPClient(cfg Config) (otlptrace.Client, error) {
 	var tlsCfg *tls.Config // stays nil for plaintext: otlptracehttp rejects TLS settings on http://
 	if !cfg.Insecure {
 		var err error
@@ -377,11 +413,7 @@ func newOTLPExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, er
 		if cfg.Compression == "gzip" {
 			opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
 		}
-		exp, err := otlptracegrpc.New(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("creating otlp/grpc exporter for %s: %w", cfg.Endpoint, err)
-		}
-		return exp, nil
+		return otlptracegrpc.NewClient(opts...), nil
 	case ProtocolHTTPProtobuf, ProtocolHTTPJSON:
 		encoding := otlptracehttp.EncodingProtobuf
 		if cfg.Protocol == ProtocolHTTPJSON {
@@ -407,11 +439,7 @@ func newOTLPExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, er
 				MaxElapsedTime:  cfg.Timeout,
 			}),
 		}
-		exp, err := otlptracehttp.New(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("creating otlp/http exporter for %s: %w", cfg.Endpoint, err)
-		}
-		return exp, nil
+		return otlptracehttp.NewClient(opts...), nil
 	}
 	return nil, fmt.Errorf("creating otlp exporter: unknown protocol %q (want grpc, http/protobuf or http/json)", cfg.Protocol)
 }

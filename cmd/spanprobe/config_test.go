@@ -55,6 +55,21 @@ func TestLoadConfig(t *testing.T) {
 					t.Errorf("level %v interval %v health %q", c.logLevel, c.agent.ScanInterval, c.healthAddr)
 				}
 			}},
+		{name: "default memory limit", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
+			if want := int64(17 << 20); c.memoryLimit != want {
+				t.Errorf("memory limit %d, want %d", c.memoryLimit, want)
+			}
+		}},
+		{name: "memory limit grows with the queue", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "100000"}, check: func(t *testing.T, c config) {
+			if want := int64(13<<20 + 100000<<11); c.memoryLimit != want {
+				t.Errorf("memory limit %d, want %d", c.memoryLimit, want)
+			}
+		}},
+		{name: "GOMEMLIMIT wins", args: []string{"--pid", "1"}, env: map[string]string{"GOMEMLIMIT": "off"}, check: func(t *testing.T, c config) {
+			if c.memoryLimit != 0 {
+				t.Errorf("memory limit %d with GOMEMLIMIT set, want 0 (the runtime's)", c.memoryLimit)
+			}
+		}},
 		{name: "invalid exporter variable", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_TRACES_EXPORTER": "carrier-pigeon"}, wantErr: "OTEL_TRACES_EXPORTER"},
 		{name: "no exporter variables: embedded console default", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
 			if !c.export.Embedded {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ func run() int {
 		return 0
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if cfg.memoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.memoryLimit)
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	if err := agent.CheckPrivileges(); err != nil {
 		return fail(err, 1)
 	}

@@ -22,6 +22,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -147,6 +149,50 @@ func newMux() *http.ServeMux {
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "item "+r.PathValue("id"))
 	})
+	// Stack growth under the probes: deep recursion in the handler's
+	// goroutine, and many goroutines that each recurse. The bodies are
+	// checksums the tests recompute.
+	mux.HandleFunc("GET /recurse", func(w http.ResponseWriter, r *http.Request) {
+		depth, ok := intParam(w, r, "depth", 0, maxDepth)
+		if ok {
+			io.WriteString(w, strconv.FormatUint(recurse(depth), 10))
+		}
+	})
+	mux.HandleFunc("GET /fanout", func(w http.ResponseWriter, r *http.Request) {
+		n, ok := intParam(w, r, "n", 1, 10_000)
+		if !ok {
+			return
+		}
+		depth, ok := intParam(w, r, "depth", 0, maxDepth)
+		if !ok {
+			return
+		}
+		var sum atomic.Uint64
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() { sum.Add(recurse(depth)) })
+		}
+		wg.Wait()
+		io.WriteString(w, strconv.FormatUint(sum.Load(), 10))
+	})
+	// Holds every request until n of them are in this handler at once, so
+	// a test knows exactly how many are in flight; 503 after a minute.
+	mux.HandleFunc("GET /gather", func(w http.ResponseWriter, r *http.Request) {
+		n, ok := intParam(w, r, "n", 1, 100_000)
+		if !ok {
+			return
+		}
+		done := gather.join(n)
+		select {
+		case <-done:
+			io.WriteString(w, "gathered "+strconv.Itoa(n))
+		case <-time.After(time.Minute):
+			gather.leave(done)
+			http.Error(w, "not enough requests gathered", http.StatusServiceUnavailable)
+		case <-r.Context().Done():
+			gather.leave(done)
+		}
+	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
@@ -158,4 +204,63 @@ func newMux() *http.ServeMux {
 		w.Write(body)
 	})
 	return mux
+}
+
+// maxDepth bounds /recurse: about 1 KiB of stack a level.
+const maxDepth = 20_000
+
+// intParam reads the integer query parameter name in [lo, hi], answering
+// 400 itself when it is not one.
+func intParam(w http.ResponseWriter, r *http.Request, name string, lo, hi int) (int, bool) {
+	v, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || v < lo || v > hi {
+		http.Error(w, fmt.Sprintf("%s must be an integer in [%d, %d]", name, lo, hi), http.StatusBadRequest)
+		return 0, false
+	}
+	return v, true
+}
+
+// recurse returns 1 + depth(depth+1)/2 the slow way: each level keeps a
+// 1 KiB frame, so the goroutine's stack grows, and is copied, as it goes.
+//
+//go:noinline
+func recurse(depth int) uint64 {
+	var frame [128]uint64
+	frame[depth%len(frame)] = uint64(depth)
+	if depth == 0 {
+		return 1
+	}
+	return recurse(depth-1) + frame[depth%len(frame)]
+}
+
+// barrier releases its waiters once n have joined.
+type barrier struct {
+	mu    sync.Mutex
+	count int
+	done  chan struct{}
+}
+
+var gather barrier
+
+func (b *barrier) join(n int) <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done == nil {
+		b.done = make(chan struct{})
+	}
+	done := b.done
+	if b.count++; b.count >= n {
+		close(done)
+		b.done, b.count = nil, 0
+	}
+	return done
+}
+
+// leave withdraws a waiter that gave up before its group was complete.
+func (b *barrier) leave(done <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done != nil && (<-chan struct{})(b.done) == done {
+		b.count--
+	}
 }

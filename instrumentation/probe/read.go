@@ -44,12 +44,11 @@ const pollInterval = 50 * time.Millisecond
 // turning each record into a span for emit. Records are decoded in place by
 // layout: no reflection and no copy per event.
 func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error {
-	byKind := make(map[uint32]*loadedBundle, len(a.loaded))
-	for _, lb := range a.loaded {
-		if lb.bundle.EventKind != 0 {
-			byKind[lb.bundle.EventKind] = lb
-		}
+	bundles := make([]*Bundle, len(a.loaded))
+	for i, lb := range a.loaded {
+		bundles[i] = lb.bundle
 	}
+	dec := newDecoder(bundles, clock, a.env, a.metrics)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	defer stopSync()
 	go a.syncDrops(syncCtx)
@@ -74,46 +73,83 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 			}
 			return err
 		}
-		a.metrics.read.Inc()
-		raw := rec.RawSample
-		if len(raw) < headerSize {
-			a.metrics.decodeErrors.Inc()
-			continue
+		if pid, ok := dec.Decode(rec.RawSample, &s); ok {
+			emit(pid, &s)
 		}
-		h := (*commonEventHeader)(unsafe.Pointer(&raw[0]))
-		lb := byKind[h.Kind]
-		if lb == nil {
-			a.metrics.unknownKind.Inc()
-			continue
-		}
-		if h.Sc.Flags&byte(trace.FlagsSampled) == 0 {
-			a.metrics.unsampled.Inc() // the caller decided: honour it
-			continue
-		}
-		s = tracetest.SpanStub{
-			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
-				TraceID:    h.Sc.TraceId,
-				SpanID:     h.Sc.SpanId,
-				TraceFlags: trace.TraceFlags(h.Sc.Flags),
-			}),
-			StartTime:            clock.Time(h.StartNs),
-			EndTime:              clock.Time(h.EndNs),
-			InstrumentationScope: lb.bundle.Scope,
-		}
-		if h.Parent.SpanId != ([8]byte{}) {
-			s.Parent = trace.NewSpanContext(trace.SpanContextConfig{
-				TraceID:    h.Parent.TraceId,
-				SpanID:     h.Parent.SpanId,
-				TraceFlags: trace.TraceFlags(h.Parent.Flags),
-				Remote:     h.Parent.Remote != 0,
-			})
-		}
-		if err := lb.bundle.Decode(raw, &s, a.env); err != nil {
-			a.metrics.decodeErrors.Inc()
-			continue
-		}
-		emit(h.Pid, &s)
 	}
+}
+
+// Decoder turns ring-buffer records into spans: the user-space half of an
+// attachment without the ring buffer, so that the path from record to span
+// can also be driven (and measured) from bytes alone.
+type Decoder struct {
+	byKind  map[uint32]*Bundle
+	clock   *Clock
+	env     *Env
+	metrics attachMetrics
+}
+
+// NewDecoder returns a decoder for the records of bundles, converting BPF
+// timestamps with clock, with env for the bundles' Decode (nil knows
+// nothing), counting records and drops in reg (nil: a private registry).
+func NewDecoder(bundles []*Bundle, clock *Clock, env *Env, reg *metrics.Registry) *Decoder {
+	return newDecoder(bundles, clock, env, newAttachMetrics(reg))
+}
+
+func newDecoder(bundles []*Bundle, clock *Clock, env *Env, m attachMetrics) *Decoder {
+	d := &Decoder{byKind: make(map[uint32]*Bundle, len(bundles)), clock: clock, env: env, metrics: m}
+	for _, b := range bundles {
+		if b.EventKind != 0 {
+			d.byKind[b.EventKind] = b
+		}
+	}
+	return d
+}
+
+// Decode fills s from one record and returns the PID of the process that
+// produced it. It returns false, counting why, for a record that gives no
+// span: one it cannot decode, or one of a trace the caller did not sample;
+// s is then undefined. s is overwritten entirely, so one stub can serve
+// every record; raw is not kept.
+func (d *Decoder) Decode(raw []byte, s *tracetest.SpanStub) (pid uint32, ok bool) {
+	d.metrics.read.Inc()
+	if len(raw) < headerSize {
+		d.metrics.decodeErrors.Inc()
+		return 0, false
+	}
+	h := (*commonEventHeader)(unsafe.Pointer(&raw[0]))
+	b := d.byKind[h.Kind]
+	if b == nil {
+		d.metrics.unknownKind.Inc()
+		return 0, false
+	}
+	if h.Sc.Flags&byte(trace.FlagsSampled) == 0 {
+		d.metrics.unsampled.Inc() // the caller decided: honour it
+		return 0, false
+	}
+	*s = tracetest.SpanStub{
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    h.Sc.TraceId,
+			SpanID:     h.Sc.SpanId,
+			TraceFlags: trace.TraceFlags(h.Sc.Flags),
+		}),
+		StartTime:            d.clock.Time(h.StartNs),
+		EndTime:              d.clock.Time(h.EndNs),
+		InstrumentationScope: b.Scope,
+	}
+	if h.Parent.SpanId != ([8]byte{}) {
+		s.Parent = trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    h.Parent.TraceId,
+			SpanID:     h.Parent.SpanId,
+			TraceFlags: trace.TraceFlags(h.Parent.Flags),
+			Remote:     h.Parent.Remote != 0,
+		})
+	}
+	if err := b.Decode(raw, s, d.env); err != nil {
+		d.metrics.decodeErrors.Inc()
+		return 0, false
+	}
+	return h.Pid, true
 }
 
 // syncDrops copies the probes' drop counters to the metrics every second.

@@ -130,6 +130,9 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	if err != nil {
 		return nil, err
 	}
+	if err := bin.ReleasePages(); err != nil {
+		a.log.Debug("releasing the binary's pages", "path", path, "error", err)
+	}
 	if br, ok := res.table.(*offsets.BinaryResolver); ok && br.NearestPatch() != "" {
 		a.log.Warn("Go version not in the offsets table: using the layout of the same minor's newest measured patch, which no patch of that minor changed (run make offsets to measure it)",
 			"go", bin.GoVersion.String(), "as", br.NearestPatch())

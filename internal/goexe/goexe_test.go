@@ -1011,11 +1011,13 @@ func TestTypeName(t *testing.T) {
 		name, path string
 		addr       uint64
 		want       string
+		release    bool // ReleasePages first: the agent does after attaching
 	}{
-		{"pointer to struct", plain, typ, "*net.OpError"},
-		{"same layout without symbols", buildFixture(t, "stripped"), typ, "*net.OpError"},
-		{"not a type", plain, 0, ""},
-		{"outside the file", plain, 1 << 40, ""},
+		{"pointer to struct", plain, typ, "*net.OpError", false},
+		{"same layout without symbols", buildFixture(t, "stripped"), typ, "*net.OpError", false},
+		{"pages released", plain, typ, "*net.OpError", true},
+		{"not a type", plain, 0, "", false},
+		{"outside the file", plain, 1 << 40, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := Open(tt.path)
@@ -1023,6 +1025,11 @@ func TestTypeName(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
+			if tt.release {
+				if err := b.ReleasePages(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if got := b.TypeName(tt.addr); got != tt.want {
 				t.Errorf("TypeName(%#x) = %q, want %q", tt.addr, got, tt.want)
 			}

@@ -31,9 +31,12 @@ func decode(raw []byte, s *tracetest.SpanStub, _ *probe.Env) error {
 }
 
 // fillSpan sets name, kind, attributes and status from one event, per the
-// stable HTTP server semantic conventions.
+// stable HTTP server semantic conventions. Every text value of the span is
+// cut from one string (see texts): this runs once per request, and an
+// allocation per value was most of its cost.
 func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
-	method, methodOriginal := httpconv.NormalizeMethod(probe.String(ev.Method[:], ev.MethodLen))
+	rawMethod := probe.Bytes(ev.Method[:], ev.MethodLen)
+	method, known := httpconv.MethodBytes(rawMethod)
 	scheme := "http"
 	if ev.Tls != 0 {
 		scheme = "https"
@@ -42,28 +45,37 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	if status == 0 {
 		status = 200 // the handler wrote nothing: finishRequest sends 200
 	}
-	route := routeFromPattern(probe.String(ev.Route[:], ev.RouteLen))
+	path := probe.Bytes(ev.Path[:], ev.PathLen)
+	host := probe.Bytes(ev.Host[:], ev.HostLen)
+	remote := probe.Bytes(ev.Remote[:], ev.RemoteLen)
+	route := routeFromPattern(probe.Bytes(ev.Route[:], ev.RouteLen))
+	ua := headerValue(probe.Bytes(ev.Head[:], ev.HeadLen), rawMethod, "user-agent")
+	nameMethod := httpconv.SpanName(method, "")
 
+	var t texts
+	t.b.Grow(len(path) + len(host) + len(remote) + len(ua) + len(rawMethod) + len(nameMethod) + 1 + len(route))
 	attrs := make([]attribute.KeyValue, 0, 12)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLPath(probe.String(ev.Path[:], ev.PathLen)),
+		semconv.URLPath(t.add(path)),
 		semconv.URLScheme(scheme),
 		semconv.HTTPResponseStatusCode(status),
 	)
-	if methodOriginal != "" {
-		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(methodOriginal))
+	if !known && len(rawMethod) > 0 {
+		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(t.add(rawMethod)))
 	}
-	if route != "" {
-		attrs = append(attrs, semconv.HTTPRoute(route))
+	s.Name = nameMethod
+	if len(route) > 0 {
+		s.Name = t.join(nameMethod, route)
+		attrs = append(attrs, semconv.HTTPRoute(s.Name[len(nameMethod)+1:]))
 	}
-	if host, port := httpconv.SplitHostPort(probe.String(ev.Host[:], ev.HostLen), scheme); host != "" {
+	if host, port := httpconv.SplitHostPort(t.add(host), scheme); host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.ServerPort(port))
 		}
 	}
-	if host, port := httpconv.SplitHostPort(probe.String(ev.Remote[:], ev.RemoteLen), ""); host != "" {
+	if host, port := httpconv.SplitHostPort(t.add(remote), ""); host != "" {
 		attrs = append(attrs, semconv.NetworkPeerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.NetworkPeerPort(port))
@@ -72,8 +84,8 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	if v := httpconv.ProtocolVersion(ev.ProtoMajor, ev.ProtoMinor); v != "" {
 		attrs = append(attrs, semconv.NetworkProtocolVersion(v))
 	}
-	if ua := headerValue(probe.Bytes(ev.Head[:], ev.HeadLen), probe.Bytes(ev.Method[:], ev.MethodLen), "user-agent"); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	if len(ua) > 0 {
+		attrs = append(attrs, semconv.UserAgentOriginal(t.add(ua)))
 	}
 	// Server spans: only 5xx is an error; 4xx is the client's.
 	if status >= 500 {
@@ -81,18 +93,40 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
 
-	s.Name = httpconv.SpanName(method, route)
 	s.SpanKind = trace.SpanKindServer
 	s.Attributes = attrs
 }
 
+// texts turns byte fields into strings that share one allocation, made by
+// Grow beforehand: a strings.Builder never rewrites bytes it has written, so
+// a string cut from an earlier String stays valid as it grows.
+type texts struct{ b strings.Builder }
+
+func (t *texts) add(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	n := t.b.Len()
+	t.b.Write(p)
+	return t.b.String()[n:]
+}
+
+// join returns a + " " + b.
+func (t *texts) join(a string, b []byte) string {
+	n := t.b.Len()
+	t.b.WriteString(a)
+	t.b.WriteByte(' ')
+	t.b.Write(b)
+	return t.b.String()[n:]
+}
+
 // routeFromPattern turns a ServeMux pattern "[METHOD ][HOST]/PATH" into the
 // path template http.route wants.
-func routeFromPattern(p string) string {
-	if i := strings.IndexByte(p, ' '); i >= 0 {
-		p = strings.TrimLeft(p[i+1:], " \t")
+func routeFromPattern(p []byte) []byte {
+	if i := bytes.IndexByte(p, ' '); i >= 0 {
+		p = bytes.TrimLeft(p[i+1:], " \t")
 	}
-	if i := strings.IndexByte(p, '/'); i > 0 {
+	if i := bytes.IndexByte(p, '/'); i > 0 {
 		p = p[i:]
 	}
 	return p
@@ -102,27 +136,27 @@ func routeFromPattern(p string) string {
 // The head must start with the request's method (else the buffer holds
 // another request, e.g. a pipelined one) and the header line must end inside
 // the captured bytes: a cut value is not reported.
-func headerValue(head, m []byte, name string) string {
+func headerValue(head, m []byte, name string) []byte {
 	if len(m) == 0 || !bytes.HasPrefix(head, m) || len(head) <= len(m) || head[len(m)] != ' ' {
-		return ""
+		return nil
 	}
 	i := bytes.Index(head, []byte("\r\n"))
 	if i < 0 {
-		return ""
+		return nil
 	}
 	rest := head[i+2:]
 	for len(rest) > 0 {
 		end := bytes.Index(rest, []byte("\r\n"))
 		if end <= 0 {
-			return "" // end of headers, or the line is cut
+			return nil // end of headers, or the line is cut
 		}
 		line := rest[:end]
 		rest = rest[end+2:]
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !strings.EqualFold(string(line[:colon]), name) {
+		if colon <= 0 || !bytes.EqualFold(line[:colon], []byte(name)) {
 			continue
 		}
-		return string(bytes.TrimSpace(line[colon+1:]))
+		return bytes.TrimSpace(line[colon+1:])
 	}
-	return ""
+	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -9,7 +10,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 	"github.com/spanprobe/spanprobe/internal/goexe"
+	"github.com/spanprobe/spanprobe/internal/metrics"
 )
 
 // put copies s into a C char array the way the probe does, returning the
@@ -167,7 +170,7 @@ func TestHeaderValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := headerValue([]byte(tt.head), []byte("GET"), "user-agent"); got != tt.want {
+			if got := headerValue([]byte(tt.head), []byte("GET"), "user-agent"); string(got) != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -197,5 +200,50 @@ func TestConstantsRouteSource(t *testing.T) {
 				t.Errorf("route_source = %v, want %v", got["route_source"], tt.want)
 			}
 		})
+	}
+}
+
+// TestDecoder runs records through probe.Decoder as Attachment.Run does:
+// header fields from the common header, the rest from this bundle, and
+// records it cannot decode or must not sample counted, not emitted.
+func TestDecoder(t *testing.T) {
+	reg := metrics.NewRegistry()
+	dec := probe.NewDecoder([]*probe.Bundle{Bundle}, probe.NewClock(), nil, reg)
+	var s tracetest.SpanStub
+	for i, raw := range benchRecords() {
+		pid, ok := dec.Decode(raw, &s)
+		if !ok || pid != 4242 {
+			t.Fatalf("record %d: pid %d, ok %v; want 4242, true", i, pid, ok)
+		}
+		if s.SpanContext.TraceID()[15] != byte(i+1) || s.SpanContext.SpanID()[7] != byte(i+1) || s.Parent.IsValid() {
+			t.Errorf("record %d: span context %v parent %v", i, s.SpanContext, s.Parent)
+		}
+		if d := s.EndTime.Sub(s.StartTime); d != 150*time.Microsecond {
+			t.Errorf("record %d: duration %v, want 150us", i, d)
+		}
+		if s.InstrumentationScope != Bundle.Scope || s.Name == "" {
+			t.Errorf("record %d: scope %v name %q", i, s.InstrumentationScope, s.Name)
+		}
+	}
+	other := benchRecords()[0]
+	other[0] = 99 // the kind
+	unsampled := benchRecords()[0]
+	(*serverHttpServerEvent)(unsafe.Pointer(&unsampled[0])).Hdr.Sc.Flags = 0
+	for i, raw := range [][]byte{benchRecords()[0][:eventSize-1], other, nil, unsampled} {
+		if _, ok := dec.Decode(raw, &s); ok {
+			t.Errorf("bad record %d (%d bytes) decoded", i, len(raw))
+		}
+	}
+	dropped := func(reason string) uint64 {
+		return reg.Counter("spanprobe_spans_dropped_total", "", "reason", reason).Load()
+	}
+	if got := reg.Counter("spanprobe_ringbuf_records_read_total", "").Load(); got != 8 {
+		t.Errorf("records read %d, want 8", got)
+	}
+	if got := reg.Counter("spanprobe_spans_unsampled_total", "").Load(); got != 1 {
+		t.Errorf("unsampled %d, want 1", got)
+	}
+	if d, u := dropped("decode_error"), dropped("unknown_event"); d != 2 || u != 1 {
+		t.Errorf("decode errors %d, unknown kinds %d; want 2 and 1", d, u)
 	}
 }

@@ -4,23 +4,37 @@
 package httpconv
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"strings"
 )
 
-var knownMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
-	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true, "QUERY": true,
+// knownMethods maps each method of the semantic conventions' list to
+// itself: a lookup with the bytes of a record returns it as a string
+// without a copy.
+var knownMethods = map[string]string{
+	"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "DELETE": "DELETE",
+	"CONNECT": "CONNECT", "OPTIONS": "OPTIONS", "TRACE": "TRACE", "PATCH": "PATCH", "QUERY": "QUERY",
 }
 
 // NormalizeMethod maps methods outside the semantic conventions' list to
 // "_OTHER", keeping the original for http.request.method_original.
 func NormalizeMethod(m string) (method, original string) {
-	if knownMethods[m] {
-		return m, ""
+	if k, ok := knownMethods[m]; ok {
+		return k, ""
 	}
 	return "_OTHER", m
+}
+
+// MethodBytes is NormalizeMethod without a copy: a known method comes back
+// as a constant; for any other (known false) the caller keeps the
+// original bytes.
+func MethodBytes(m []byte) (method string, known bool) {
+	if k, ok := knownMethods[string(m)]; ok { // no conversion for a map index
+		return k, true
+	}
+	return "_OTHER", false
 }
 
 // SpanName is the method and, when known, the route; "HTTP" stands for a
@@ -41,7 +55,10 @@ func SplitHostPort(hp, scheme string) (string, int) {
 	if hp == "" {
 		return "", 0
 	}
-	host, portStr, err := net.SplitHostPort(hp)
+	host, portStr, err := "", "", errNoPort
+	if strings.IndexByte(hp, ':') >= 0 { // else SplitHostPort would allocate an error to say so
+		host, portStr, err = net.SplitHostPort(hp)
+	}
 	if err != nil {
 		host = strings.TrimSuffix(strings.TrimPrefix(hp, "["), "]")
 		switch scheme {
@@ -59,12 +76,18 @@ func SplitHostPort(hp, scheme string) (string, int) {
 	return host, port
 }
 
+var errNoPort = errors.New("no port")
+
 // ProtocolVersion is network.protocol.version: "1.1", "2", or "" when the
 // version is unknown.
 func ProtocolVersion(major, minor int64) string {
 	switch {
 	case major <= 0:
 		return ""
+	case major == 1 && minor == 1: // the usual ones without an allocation
+		return "1.1"
+	case major == 1 && minor == 0:
+		return "1.0"
 	case major >= 2:
 		return strconv.FormatInt(major, 10)
 	default:
