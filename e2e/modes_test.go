@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,5 +170,60 @@ func TestExeModeTwoProcesses(t *testing.T) {
 		t.Run("app"+strconv.Itoa(k), func(t *testing.T) {
 			checkServerSpans(t, spansOfPID(spans, a.pid()), calls[k], wantResource{pid: a.pid(), exePath: bins.app})
 		})
+	}
+}
+
+// TestExeModeConcurrentProcesses keeps requests in flight in two processes
+// of one executable at the same moments. Both number their goroutines alike
+// and share the attachment's in-flight maps, so this fails if those maps
+// were keyed by goroutine id alone.
+func TestExeModeConcurrentProcesses(t *testing.T) {
+	requireBPF(t)
+	rcv := otlptest.Start(t)
+	apps := []*app{startApp(t, bins.app), startApp(t, bins.app)}
+	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--exe", bins.app)
+	waitAttached(t, agent)
+
+	// 40 connections at once in each process: each gets a goroutine, from
+	// goroutine id ranges the two processes allocate alike.
+	const rounds, width = 3, 40
+	sleep := call{method: "GET", target: "/sleep?ms=100", status: 200, name: "GET /sleep", route: "/sleep", minDur: 100 * time.Millisecond}
+	var mu sync.Mutex
+	var calls [2][]sent
+	for range rounds {
+		var wg sync.WaitGroup
+		for k, a := range apps {
+			for range width {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := sendAll(t, a.addr, []call{sleep})
+					mu.Lock()
+					calls[k] = append(calls[k], s...)
+					mu.Unlock()
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	agent.stop(t, 15*time.Second)
+	spans := serverSpans(rcv.Spans())
+	// Concurrent calls cannot be matched by start time: match by peer port.
+	for k, a := range apps {
+		var want, got []int
+		for _, c := range calls[k] {
+			want = append(want, c.localPort)
+		}
+		for _, s := range spansOfPID(spans, a.pid()) {
+			got = append(got, int(s.Attrs()["network.peer.port"].(int64)))
+			if d := time.Duration(s.Span.GetEndTimeUnixNano() - s.Span.GetStartTimeUnixNano()); d < sleep.minDur {
+				t.Errorf("app %d: span of %v, want at least %v", k, d, sleep.minDur)
+			}
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("app %d: %d spans with peer ports %v, want %d with %v", k, len(got), got, len(want), want)
+		}
 	}
 }

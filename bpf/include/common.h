@@ -47,7 +47,7 @@ struct span_context {
 struct event_header {
 	u32 kind;
 	u32 pid;
-	u64 goid;
+	u64 goid; /* goroutine_key: process and goroutine */
 	u64 start_ns; /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
 	u64 end_ns;
 	struct span_context sc;
@@ -134,12 +134,22 @@ static __always_inline u32 current_pid(void)
 			return 0;     \
 	} while (0)
 
-/* goroutine_id returns the running goroutine's id, or 0 when it cannot be read. */
+/* goroutine_key makes a goroutine id unique across processes: every Go
+ * process numbers its goroutines from 1, and one attachment (--exe) serves
+ * every process of a file, whose in-flight maps it shares. The process id
+ * goes above bit 40, which no goroutine id reaches (a trillion goroutines). */
+static __always_inline u64 goroutine_key(u64 goid)
+{
+	return goid ? goid | (bpf_get_current_pid_tgid() >> 32) << 40 : 0;
+}
+
+/* goroutine_id returns the key (see goroutine_key) of the running
+ * goroutine, or 0 when its id cannot be read. */
 static __always_inline u64 goroutine_id(struct pt_regs *ctx)
 {
 	u64 goid = 0;
 	bpf_probe_read_user(&goid, sizeof(goid), GO_G(ctx) + off_g_goid);
-	return goid;
+	return goroutine_key(goid);
 }
 
 static __always_inline void new_span_id(struct span_context *sc)
@@ -259,7 +269,7 @@ static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
-	__type(key, u64); /* goid */
+	__type(key, u64); /* goroutine_key */
 	__type(value, struct span_context);
 } goroutine_spans SEC(".maps");
 

@@ -24,11 +24,13 @@ int uprobe_runtime_newproc_runqput(struct pt_regs *ctx)
 		return 0;
 	u64 parent = 0;
 	bpf_probe_read_user(&parent, sizeof(parent), creator + off_g_goid);
+	parent = goroutine_key(parent);
 	struct span_context *sc = bpf_map_lookup_elem(&goroutine_spans, &parent);
 	if (!sc)
 		return 0; /* the common case: not inside a request */
 	u64 child = 0;
 	bpf_probe_read_user(&child, sizeof(child), (void *)GO_PARAM2(ctx) + off_g_goid);
+	child = goroutine_key(child);
 	if (child)
 		bpf_map_update_elem(&goroutine_spans, &child, sc, BPF_ANY);
 	return 0;
