@@ -20,9 +20,9 @@ import (
 
 // benchRoutes are the sample app's routes BenchmarkAgentOverhead loads, one
 // sub-benchmark each, each against its own baseline in the same run.
-// Routes that do more per request (calls to another service, a database)
-// join this list as the sample app gains them.
-var benchRoutes = []string{"/hello"}
+// /chain makes one outgoing call to a server outside the app (so only the
+// app's own spans count), /db one SQLite query.
+var benchRoutes = []string{"/hello", "/chain", "/db"}
 
 // BenchmarkAgentOverhead measures what the agent costs the traced app: wrk
 // (a separate process) loads a route (benchRoutes) for a fixed time without
@@ -56,7 +56,7 @@ func BenchmarkAgentOverhead(b *testing.B) {
 		}
 	}
 	stats := enableBPFStats(b)
-	a := startApp(b, bins.app)
+	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	for _, route := range benchRoutes {
 		b.Run(strings.TrimPrefix(route, "/"), func(b *testing.B) {
 			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), dur, stats)

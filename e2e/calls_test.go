@@ -264,7 +264,7 @@ func serverSpanOf(spans []otlptest.Span, port int) *otlptest.Span {
 
 // startDownstream serves /hello outside any instrumented process, so the
 // only server spans are the app's.
-func startDownstream(t *testing.T) *httptest.Server {
+func startDownstream(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")
 	}))
