@@ -47,6 +47,27 @@ func TestFuncSpans(t *testing.T) {
 	}
 }
 
+// TestFuncLimit checks that a pattern matching more functions than the
+// limit is refused with the count, before anything is attached.
+func TestFuncLimit(t *testing.T) {
+	requireBPF(t)
+	bin := buildFuncApp(t, "go", nil, false)
+	a := startApp(t, bin)
+	agent := startAgent(t, agentEnv("OTEL_TRACES_EXPORTER=none"), "--pid", strconv.Itoa(a.pid()), "--func", "main.sleepy", "--func", "net/http.*")
+	code, ok := agent.wait(20 * time.Second)
+	if !ok || code == 0 {
+		t.Fatalf("agent: exited %v, code %d; want a refusal", ok, code)
+	}
+	re := regexp.MustCompile(`pattern net/http\.\* matches (\d+) functions, more than the limit of 64: narrow it`)
+	m := re.FindStringSubmatch(agent.stderr.String())
+	if n, _ := strconv.Atoi(m[1:][0]); m == nil || n <= 64 {
+		t.Errorf("no refusal naming the count; stderr:\n%s", agent.stderr)
+	}
+	if attachedRE.MatchString(agent.stderr.String()) {
+		t.Error("probes attached despite the refusal")
+	}
+}
+
 // buildFuncApp builds testdata/funcapp with the go command goBin (and env).
 func buildFuncApp(t *testing.T, goBin string, env []string, stripped bool) string {
 	t.Helper()

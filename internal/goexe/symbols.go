@@ -31,14 +31,8 @@ type funcTable interface {
 func (b *Binary) Func(name string) (Func, error) {
 	var fn Func
 	err := b.read(func() error {
-		b.funcsOnce.Do(func() {
-			b.funcsErr = guard(func() (err error) {
-				b.funcs, err = b.loadFuncs()
-				return err
-			})
-		})
-		if b.funcsErr != nil {
-			return b.funcsErr
+		if err := b.loadFuncsOnce(); err != nil {
+			return err
 		}
 		addr, end, err := b.funcs.lookup(name)
 		if err != nil {
@@ -55,6 +49,18 @@ func (b *Binary) Func(name string) (Func, error) {
 		return Func{}, fmt.Errorf("finding function %s in %s: %w", name, b.Path, err)
 	}
 	return fn, nil
+}
+
+// loadFuncsOnce indexes the function table on first use; the caller holds
+// the mapping (b.read).
+func (b *Binary) loadFuncsOnce() error {
+	b.funcsOnce.Do(func() {
+		b.funcsErr = guard(func() (err error) {
+			b.funcs, err = b.loadFuncs()
+			return err
+		})
+	})
+	return b.funcsErr
 }
 
 func (b *Binary) loadFuncs() (funcTable, error) {
@@ -404,14 +410,8 @@ func (w pointerWords) at(addr uint64) (uint64, bool) {
 func (b *Binary) Funcs(match func(name string) bool) ([]Func, error) {
 	var fns []Func
 	err := b.read(func() error {
-		b.funcsOnce.Do(func() {
-			b.funcsErr = guard(func() (err error) {
-				b.funcs, err = b.loadFuncs()
-				return err
-			})
-		})
-		if b.funcsErr != nil {
-			return b.funcsErr
+		if err := b.loadFuncsOnce(); err != nil {
+			return err
 		}
 		var err error
 		b.funcs.each(func(name []byte, addr, end uint64) bool {
