@@ -192,6 +192,13 @@ static __always_inline void capture_args(struct pt_regs *ctx, struct func_event 
 	}
 }
 
+static __always_inline void count_call(u32 id)
+{
+	u64 *calls = bpf_map_lookup_elem(&func_calls, &id);
+	if (calls)
+		*calls += 1;
+}
+
 /* top_frame is the innermost open call of s, or null. The mask keeps the
  * index provably in bounds for the verifier (MAX_DEPTH is a power of 2). */
 static __always_inline struct frame *top_frame(struct call_stack *s)
@@ -219,29 +226,32 @@ SEC("uprobe")
 int uprobe_funcs_entry(struct pt_regs *ctx)
 {
 	u32 id = bpf_get_attach_cookie(ctx);
-	u64 *calls = bpf_map_lookup_elem(&func_calls, &id);
-	if (calls)
-		*calls += 1;
 	u64 goid = goroutine_id(ctx);
-	if (!goid)
+	if (!goid) {
+		count_call(id);
 		return 0;
+	}
 	u64 depth = stack_depth(ctx);
 	struct call_stack *s = bpf_map_lookup_elem(&call_stacks, &goid);
 	if (!s) {
 		u32 zero = 0;
 		struct call_stack *empty = bpf_map_lookup_elem(&empty_stack, &zero);
-		if (!empty)
-			return 0;
-		bpf_map_update_elem(&call_stacks, &goid, empty, BPF_ANY);
+		if (empty)
+			bpf_map_update_elem(&call_stacks, &goid, empty, BPF_ANY);
 		s = bpf_map_lookup_elem(&call_stacks, &goid);
-		if (!s)
+		if (!s) {
+			count_call(id);
 			return 0;
+		}
 	}
 	/* Go 1.17-1.20 entry sites are the stack check's branch, which runs
-	 * again after the stack grew: the same call at the same depth. */
+	 * again after the stack grew: the same call at the same depth, not a
+	 * new one. */
 	struct frame *top = top_frame(s);
 	if (top && top->func_id == id && top->depth == depth)
 		s->n--;
+	else
+		count_call(id);
 	drop_abandoned(s, depth, 0);
 	u32 n = s->n;
 	if (n >= MAX_DEPTH) {
