@@ -53,13 +53,7 @@ func callsFor(goVersion string) []call {
 // and checks the server spans of each build like TestServerSpansOTLP does.
 func TestGoVersionMatrix(t *testing.T) {
 	requireBPF(t)
-	dir, list := os.Getenv("SPANPROBE_TOOLCHAIN_DIR"), os.Getenv("SPANPROBE_TOOLCHAIN_VERSIONS")
-	if dir == "" || list == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SPANPROBE_TOOLCHAIN_DIR / SPANPROBE_TOOLCHAIN_VERSIONS unset in CI: .ci/run installs the toolchains")
-		}
-		t.Skip("no toolchains: set SPANPROBE_TOOLCHAIN_DIR and SPANPROBE_TOOLCHAIN_VERSIONS (see .ci/run)")
-	}
+	dir, list := toolchains(t)
 	src, err := filepath.Abs("testdata/matrixapp")
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +74,7 @@ func TestGoVersionMatrix(t *testing.T) {
 				goroot := filepath.Join(dir, v)
 				cmd := exec.Command(filepath.Join(goroot, "bin", "go"), append(args, ".")...)
 				cmd.Dir = src
-				// GOENV=off: releases before 1.18 reject the machine's -buildvcs.
-				cmd.Env = append(os.Environ(), "GOENV=off", "GOFLAGS=", "GOROOT="+goroot, "GOTOOLCHAIN=local", "GOWORK=off", "CGO_ENABLED=0")
+				cmd.Env = append(os.Environ(), toolchainEnv(goroot)...)
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("building with %s: %v\n%s", v, err, out)
 				}
@@ -108,6 +101,26 @@ func TestGoVersionMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("Go version matrix (server spans; one request tree of client, database/sql and goroutine spans under a traceparent):\n%s", strings.Join(results, "\n"))
+}
+
+// toolchains returns the matrix's toolchain directory and its
+// comma-separated releases, or skips the test without them (fails in CI).
+func toolchains(t *testing.T) (dir, list string) {
+	t.Helper()
+	dir, list = os.Getenv("SPANPROBE_TOOLCHAIN_DIR"), os.Getenv("SPANPROBE_TOOLCHAIN_VERSIONS")
+	if dir == "" || list == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SPANPROBE_TOOLCHAIN_DIR / SPANPROBE_TOOLCHAIN_VERSIONS unset in CI: .ci/run installs the toolchains")
+		}
+		t.Skip("no toolchains: set SPANPROBE_TOOLCHAIN_DIR and SPANPROBE_TOOLCHAIN_VERSIONS (see .ci/run)")
+	}
+	return dir, list
+}
+
+// toolchainEnv is the environment that builds with the toolchain at goroot.
+// GOENV=off: releases before 1.18 reject the machine's -buildvcs.
+func toolchainEnv(goroot string) []string {
+	return []string{"GOENV=off", "GOFLAGS=", "GOROOT=" + goroot, "GOTOOLCHAIN=local", "GOWORK=off", "CGO_ENABLED=0"}
 }
 
 // matrixTree is matrixapp's /calls with a traceparent: two outgoing calls

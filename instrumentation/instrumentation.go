@@ -4,6 +4,7 @@ package instrumentation
 
 import (
 	"github.com/spanprobe/spanprobe/instrumentation/databasesql"
+	"github.com/spanprobe/spanprobe/instrumentation/funcs"
 	"github.com/spanprobe/spanprobe/instrumentation/goroutines"
 	"github.com/spanprobe/spanprobe/instrumentation/nethttp/client"
 	"github.com/spanprobe/spanprobe/instrumentation/nethttp/server"
@@ -11,4 +12,4 @@ import (
 )
 
 // All is every probe bundle, in attach order.
-var All = []*probe.Bundle{server.Bundle, client.Bundle, databasesql.Bundle, goroutines.Bundle}
+var All = []*probe.Bundle{server.Bundle, client.Bundle, databasesql.Bundle, funcs.Bundle, goroutines.Bundle}

@@ -75,7 +75,9 @@ var fields = []Field{
 	{Module: StdModule, Package: "net/url", Type: "URL", Name: "User", Note: "*Userinfo: url.full redacts it"},
 	{Module: StdModule, Package: "runtime", Type: "g", Name: "goid"},
 	{Module: StdModule, Package: "runtime", Type: "g", Name: "m", Note: "*m running the goroutine: from g0 to the goroutine that runs go"},
+	{Module: StdModule, Package: "runtime", Type: "g", Name: "stack", Note: "runtime.stack bounds of the goroutine: a call's depth is its SP's distance from stack.hi, which survives stack copying"},
 	{Module: StdModule, Package: "runtime", Type: "m", Name: "curg", Note: "the user goroutine an m is running"},
+	{Module: StdModule, Package: "runtime", Type: "stack", Name: "hi", Note: "top (highest address) of a goroutine stack"},
 }
 
 // Fields returns every field the probes need, sorted by key. The slice is a

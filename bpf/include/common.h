@@ -58,6 +58,7 @@ enum event_kind {
 	EVENT_HTTP_SERVER = 1,
 	EVENT_HTTP_CLIENT = 2,
 	EVENT_DB = 3,
+	EVENT_FUNC = 4,
 };
 
 /* Why a probe gave up on an event; user space exports these counts. */
@@ -67,6 +68,8 @@ enum drop_reason {
 	DROP_MISMATCHED_EXIT,   /* exit on the goroutine but for another object than the entry saw */
 	DROP_UNSUPPORTED,       /* call shape this bundle does not trace (e.g. HTTP/2) */
 	DROP_BAD_TRACEPARENT,   /* an incoming traceparent header that is not valid W3C: ignored */
+	DROP_ABANDONED_FRAME,   /* a call left without its RET (a panic, runtime.Goexit): its span is dropped */
+	DROP_TOO_DEEP,          /* more nested probed calls on a goroutine than the probes keep */
 	DROP_REASON_MAX,
 };
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spanprobe/spanprobe/exporter"
@@ -47,6 +48,31 @@ func (q *queryText) Set(v string) error {
 		return errors.New("want sanitized or raw")
 	}
 	*q = queryText(v)
+	return nil
+}
+
+// funcPatterns collects --func: each flag adds patterns, and the first
+// flag replaces the ones from the environment.
+type funcPatterns struct {
+	list    *[]string
+	fromEnv bool
+}
+
+func (f funcPatterns) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f *funcPatterns) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("want a function name or pattern such as main.handle or 'main.*'")
+	}
+	if f.fromEnv {
+		*f.list, f.fromEnv = nil, false
+	}
+	*f.list = append(*f.list, strings.TrimSpace(v))
 	return nil
 }
 
@@ -98,6 +124,20 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	if _, v, ok := env("SPANPROBE_PROPAGATION"); ok {
 		cfg.agent.Propagation = v
 	}
+	if _, v, ok := env("SPANPROBE_FUNCS"); ok {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.agent.Funcs = append(cfg.agent.Funcs, p)
+			}
+		}
+	}
+	if n, v, ok := env("SPANPROBE_FUNC_ARGS"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+		}
+		cfg.agent.FuncArgs = b
+	}
 	if n, v, ok := env("SPANPROBE_SCAN_INTERVAL"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -121,6 +161,8 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	fs.BoolVar(&cfg.agent.ReturnsOnly, "ret-probes", cfg.agent.ReturnsOnly, "probe RET instructions instead of cheaper exit sites (slower)")
 	fs.Var(&cfg.queryText, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?) or raw (may hold personal data)")
 	fs.StringVar(&cfg.agent.Propagation, "propagation", cfg.agent.Propagation, "outgoing traceparent: `auto` (sk_msg when the kernel allows it), sk_msg (required) or off")
+	fs.Var(&funcPatterns{list: &cfg.agent.Funcs, fromEnv: len(cfg.agent.Funcs) > 0}, "func", "give every call of the function `SYMBOL` a span (repeatable; globs such as 'main.*', at most 64 functions)")
+	fs.BoolVar(&cfg.agent.FuncArgs, "func-args", cfg.agent.FuncArgs, "add the arguments of --func functions to their spans (needs DWARF; they may hold personal data)")
 	fs.DurationVar(&cfg.agent.ScanInterval, "scan-interval", cfg.agent.ScanInterval, "how often --exe looks for new processes")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {

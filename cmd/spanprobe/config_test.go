@@ -70,6 +70,26 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("memory limit %d with GOMEMLIMIT set, want 0 (the runtime's)", c.memoryLimit)
 			}
 		}},
+		{name: "funcs from env", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_FUNCS": "main.a, main.(*T).B,", "SPANPROBE_FUNC_ARGS": "true"},
+			check: func(t *testing.T, c config) {
+				if strings.Join(c.agent.Funcs, "|") != "main.a|main.(*T).B" || !c.agent.FuncArgs {
+					t.Errorf("funcs %q args %v", c.agent.Funcs, c.agent.FuncArgs)
+				}
+			}},
+		{name: "func flags replace env and repeat", args: []string{"--pid", "1", "--func", "main.*", "--func", "pkg.F", "--func-args=false"},
+			env: map[string]string{"SPANPROBE_FUNCS": "main.a", "SPANPROBE_FUNC_ARGS": "1"},
+			check: func(t *testing.T, c config) {
+				if strings.Join(c.agent.Funcs, "|") != "main.*|pkg.F" || c.agent.FuncArgs {
+					t.Errorf("funcs %q args %v", c.agent.Funcs, c.agent.FuncArgs)
+				}
+			}},
+		{name: "func args off by default", args: []string{"--pid", "1", "--func", "main.a"}, check: func(t *testing.T, c config) {
+			if c.agent.FuncArgs {
+				t.Error("func args on by default")
+			}
+		}},
+		{name: "bad func args", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_FUNC_ARGS": "sometimes"}, wantErr: "invalid SPANPROBE_FUNC_ARGS"},
+		{name: "empty func flag", args: []string{"--pid", "1", "--func", " "}, wantErr: "function name"},
 		{name: "invalid exporter variable", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_TRACES_EXPORTER": "carrier-pigeon"}, wantErr: "OTEL_TRACES_EXPORTER"},
 		{name: "no exporter variables: embedded console default", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
 			if !c.export.Embedded {

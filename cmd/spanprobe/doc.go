@@ -19,6 +19,20 @@
 //	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
 //	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them
 //	--propagation   SPANPROBE_PROPAGATION                            auto: outgoing HTTP/1 requests get a traceparent (sk_msg); sk_msg requires it; off
+//	--func          SPANPROBE_FUNCS (comma-separated)                (none) a span for every call of these functions; repeatable
+//	--func-args     SPANPROBE_FUNC_ARGS                              false: add the --func functions' arguments to their spans
+//
+// --func takes symbols as go tool nm prints them (main.prepareAnswer,
+// main.(*Store).Get, main.Sum[...] for every instance of a generic
+// function) or globs where * and ? match any characters but '/'
+// ('main.*'). At most 64 functions may match: more is refused with the
+// count. Every probed call costs the target two uprobe hits, the RET one
+// single-stepped (about 12 us here): /metrics counts the calls of each
+// function (spanprobe_func_calls_total). Arguments are off by default, as
+// they may hold personal data; --func-args needs the target's DWARF (not
+// linked with -w) and records integers, bools, strings (64 bytes), slice
+// lengths and stack-passed floats as arg.NAME attributes. Flags given for
+// --func replace SPANPROBE_FUNCS.
 //
 // A target given by flag (or a program after --) replaces one given by the
 // environment. SPANPROBE_TARGET_* win over OTEL_GO_AUTO_TARGET_*, which are

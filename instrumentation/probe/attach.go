@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spanprobe/spanprobe/internal/goexe"
 	"github.com/spanprobe/spanprobe/internal/metrics"
@@ -44,8 +45,10 @@ type Options struct {
 	// ReturnsOnly replaces cheap exit sites with the RET instructions they
 	// stand for: slower, but it needs nothing beyond the probed function.
 	ReturnsOnly bool
-	// RawQueryText: see Env.
+	// RawQueryText, Funcs and FuncArgs: see Env.
 	RawQueryText bool
+	Funcs        []string
+	FuncArgs     bool
 	// Maps are maps the caller shares between attachments (and with its
 	// own programs), replacing any map of the same name a bundle declares.
 	Maps map[string]*ebpf.Map
@@ -77,8 +80,18 @@ type Attachment struct {
 
 type loadedBundle struct {
 	bundle *Bundle
+	decode func(raw []byte, s *tracetest.SpanStub, env *Env) error
 	coll   *ebpf.Collection
 	drops  *PerCPUCounters
+	sync   func() // the plan's, or nil
+}
+
+// syncCounters copies the bundle's BPF counters to the metrics.
+func (lb *loadedBundle) syncCounters() {
+	lb.drops.Sync()
+	if lb.sync != nil {
+		lb.sync()
+	}
 }
 
 // Attach loads every bundle that applies to the binary at path and attaches
@@ -92,7 +105,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics),
-		env: &Env{Target: bin, RawQueryText: opts.RawQueryText}}
+		env: &Env{Target: bin, RawQueryText: opts.RawQueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -130,7 +143,22 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 				continue
 			}
 		}
-		lb, links, sites, err := a.attachBundle(ex, b, res, opts)
+		plan := &Plan{Probes: b.Probes, Decode: b.Decode}
+		if b.Plan != nil {
+			// The user asked for these probes by name: a plan that
+			// cannot be kept (too many functions, say) stops the attach.
+			if plan, err = b.Plan(bin, a.env, log); err != nil {
+				return nil, fmt.Errorf("instrumenting %s: %s: %w", path, b.Name, err)
+			}
+			if plan == nil {
+				log.Debug("nothing to probe, skipping bundle", "probe", b.Name)
+				continue
+			}
+			if plan.Decode == nil {
+				plan.Decode = b.Decode
+			}
+		}
+		lb, links, sites, err := a.attachBundle(ex, b, plan, res, opts)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("%s: %w", b.Name, err))
 			continue
@@ -157,7 +185,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	return a, nil
 }
 
-func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Resolver, opts Options) (lb *loadedBundle, links []link.Link, sites int, err error) {
+func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, res offsets.Resolver, opts Options) (lb *loadedBundle, links []link.Link, sites int, err error) {
 	spec, err := b.Load()
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("loading BPF spec: %w", err)
@@ -218,15 +246,21 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 			coll.Close()
 		}
 	}()
+	var sync func()
+	if plan.Setup != nil {
+		if sync, err = plan.Setup(coll, opts.Metrics); err != nil {
+			return nil, nil, 0, fmt.Errorf("setting up probes: %w", err)
+		}
+	}
 	var skipped []string
-	for i := range b.Probes {
-		p, fsites, err := a.resolve(&b.Probes[i], opts)
+	for i := range plan.Probes {
+		p, fsites, err := a.resolve(&plan.Probes[i], opts)
 		if err != nil {
 			return nil, links, 0, err
 		}
 		if p == nil {
-			if !slices.Contains(skipped, b.Probes[i].Symbol) {
-				skipped = append(skipped, b.Probes[i].Symbol)
+			if !slices.Contains(skipped, plan.Probes[i].Symbol) {
+				skipped = append(skipped, plan.Probes[i].Symbol)
 			}
 			continue // optional and absent
 		}
@@ -234,7 +268,7 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 		if prog == nil {
 			return nil, links, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
 		}
-		ls, err := attachSites(ex, p.Symbol, prog, fsites, opts.PID)
+		ls, err := attachSites(ex, p, prog, fsites, opts.PID)
 		links = append(links, ls...)
 		if err != nil {
 			return nil, links, 0, err
@@ -248,7 +282,8 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, res offsets.Re
 		// Usually functions the program never calls, which the linker dropped.
 		a.log.Info("optional probes skipped: functions not in the binary", "probe", b.Name, "symbols", skipped)
 	}
-	return &loadedBundle{bundle: b, coll: coll, drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, nil
+	return &loadedBundle{bundle: b, decode: plan.Decode, coll: coll, sync: sync,
+		drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, nil
 }
 
 // resolve picks the probe to attach (p or its fallback) and its sites. It
@@ -266,7 +301,7 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 		}
 		return nil, nil, fmt.Errorf("probing %s: no probe for %s", p.Symbol, a.Binary.GoVersion)
 	}
-	f, err := a.Binary.Func(p.Symbol)
+	f, err := a.findFunc(p)
 	if errors.Is(err, goexe.ErrSymbolNotFound) {
 		switch {
 		case p.Fallback != nil:
@@ -310,6 +345,14 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 	return p, []goexe.Site{s}, nil
 }
 
+// findFunc is the function a probe is on: its own Func, else its Symbol's.
+func (a *Attachment) findFunc(p *Probe) (goexe.Func, error) {
+	if p.Func != nil {
+		return *p.Func, nil
+	}
+	return a.Binary.Func(p.Symbol)
+}
+
 // haveUprobeMulti reports whether the kernel has uprobe_multi links (6.6+).
 // One such link puts a program on many sites in one call, and its hit path
 // skips the perf-event layer: measured here, 10-20% less target CPU per hit
@@ -327,25 +370,27 @@ func PrepareSpec(spec *ebpf.CollectionSpec) {
 	}
 }
 
-// attachSites puts prog on every site: one uprobe_multi link when the
-// kernel has them, else a perf-event uprobe per site.
-func attachSites(ex *link.Executable, symbol string, prog *ebpf.Program, sites []goexe.Site, pid int) ([]link.Link, error) {
+// attachSites puts prog on every site of p, with p's cookie: one
+// uprobe_multi link when the kernel has them, else a perf-event uprobe per
+// site.
+func attachSites(ex *link.Executable, p *Probe, prog *ebpf.Program, sites []goexe.Site, pid int) ([]link.Link, error) {
 	if haveUprobeMulti() {
 		addrs := make([]uint64, len(sites))
+		cookies := make([]uint64, len(sites))
 		for i, s := range sites {
-			addrs[i] = s.Offset
+			addrs[i], cookies[i] = s.Offset, p.Cookie
 		}
-		l, err := ex.UprobeMulti(nil, prog, &link.UprobeMultiOptions{Addresses: addrs, PID: uint32(pid)})
+		l, err := ex.UprobeMulti(nil, prog, &link.UprobeMultiOptions{Addresses: addrs, Cookies: cookies, PID: uint32(pid)})
 		if err != nil {
-			return nil, fmt.Errorf("attaching uprobes to %s at %d sites: %w", symbol, len(sites), err)
+			return nil, fmt.Errorf("attaching uprobes to %s at %d sites: %w", p.Symbol, len(sites), err)
 		}
 		return []link.Link{l}, nil
 	}
 	var links []link.Link
 	for _, s := range sites {
-		l, err := ex.Uprobe(symbol, prog, &link.UprobeOptions{Address: s.Offset, PID: pid})
+		l, err := ex.Uprobe(p.Symbol, prog, &link.UprobeOptions{Address: s.Offset, PID: pid, Cookie: p.Cookie})
 		if err != nil {
-			return links, fmt.Errorf("attaching uprobe %s at %#x: %w", symbol, s.Addr, err)
+			return links, fmt.Errorf("attaching uprobe %s at %#x: %w", p.Symbol, s.Addr, err)
 		}
 		links = append(links, l)
 	}
@@ -374,7 +419,7 @@ func (a *Attachment) Close() error {
 			errs = append(errs, a.reader.Close())
 		}
 		for _, lb := range a.loaded {
-			lb.drops.Sync() // last counts before the maps go
+			lb.syncCounters() // last counts before the maps go
 			lb.coll.Close()
 		}
 		for _, m := range a.shared {

@@ -1,11 +1,14 @@
 package probe
 
 import (
+	"log/slog"
+
 	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spanprobe/spanprobe/internal/goexe"
+	"github.com/spanprobe/spanprobe/internal/metrics"
 )
 
 // Site says where in a function a program is attached.
@@ -43,6 +46,14 @@ type Probe struct {
 	// for an optional probe, none: a renamed function or a moved argument
 	// is an entry here, not code.
 	Go GoRange
+	// Func, when set, is the function itself, found by a Plan (a generic
+	// instance in a stripped binary has no name of its own to look up);
+	// Symbol then only labels it.
+	Func *goexe.Func
+	// Cookie is handed to the program at every site of this probe
+	// (bpf_get_attach_cookie): one program can serve many functions and
+	// tell them apart.
+	Cookie uint64
 }
 
 // GoRange is a range of Go releases; a zero bound is open.
@@ -100,6 +111,25 @@ type Bundle struct {
 	// status) from one ring-buffer record. The header parts (ids, times,
 	// parent) are already set. It must not keep raw.
 	Decode func(raw []byte, s *tracetest.SpanStub, env *Env) error
+	// Plan, for a bundle whose functions come from the user's settings
+	// rather than from a fixed list, decides its probes at attach time from
+	// the binary. A nil Plan and nil error mean there is nothing to probe:
+	// the bundle is skipped quietly. An error fails Attach: the user named
+	// what to probe, and half of it is not what was asked for.
+	Plan func(bin *goexe.Binary, env *Env, log *slog.Logger) (*Plan, error)
+}
+
+// Plan is what a bundle decides about one binary at attach time.
+type Plan struct {
+	Probes []Probe
+	// Setup runs once the programs are loaded, before any probe is
+	// attached: it fills the maps the programs look up (per cookie, say)
+	// and may register metrics. The sync it returns, if any, runs every
+	// second and at Close, like the drop counters.
+	Setup func(coll *ebpf.Collection, reg *metrics.Registry) (sync func(), err error)
+	// Decode replaces Bundle.Decode for this binary: records name what
+	// only the plan knows (function ids, argument layouts).
+	Decode func(raw []byte, s *tracetest.SpanStub, env *Env) error
 }
 
 // Env is what Decode may consult beyond the record: the process it came
@@ -114,6 +144,11 @@ type Env struct {
 	// RawQueryText keeps database statements as written instead of
 	// replacing their literals with "?" (they may hold personal data).
 	RawQueryText bool
+	// Funcs are the patterns of the functions to give spans of their own
+	// (--func); FuncArgs adds their arguments as attributes (--func-args:
+	// arguments may hold personal data).
+	Funcs    []string
+	FuncArgs bool
 }
 
 // RawQuery reports RawQueryText; false for a nil Env.

@@ -21,7 +21,9 @@ const (
 	commonDropReasonDROP_MISMATCHED_EXIT commonDropReason = 2
 	commonDropReasonDROP_UNSUPPORTED     commonDropReason = 3
 	commonDropReasonDROP_BAD_TRACEPARENT commonDropReason = 4
-	commonDropReasonDROP_REASON_MAX      commonDropReason = 5
+	commonDropReasonDROP_ABANDONED_FRAME commonDropReason = 5
+	commonDropReasonDROP_TOO_DEEP        commonDropReason = 6
+	commonDropReasonDROP_REASON_MAX      commonDropReason = 7
 )
 
 type commonEventHeader struct {
@@ -41,6 +43,7 @@ const (
 	commonEventKindEVENT_HTTP_SERVER commonEventKind = 1
 	commonEventKindEVENT_HTTP_CLIENT commonEventKind = 2
 	commonEventKindEVENT_DB          commonEventKind = 3
+	commonEventKindEVENT_FUNC        commonEventKind = 4
 )
 
 type commonSpanContext struct {

@@ -29,6 +29,8 @@ var reasonNames = [commonDropReasonDROP_REASON_MAX]string{
 	commonDropReasonDROP_MISMATCHED_EXIT: "mismatched_exit",
 	commonDropReasonDROP_UNSUPPORTED:     "unsupported",
 	commonDropReasonDROP_BAD_TRACEPARENT: "bad_traceparent",
+	commonDropReasonDROP_ABANDONED_FRAME: "abandoned_frame",
+	commonDropReasonDROP_TOO_DEEP:        "too_deep",
 }
 
 func reasonName(r commonDropReason) string { return reasonNames[r] }

@@ -5,4 +5,5 @@ const (
 	KindHTTPServer = uint32(commonEventKindEVENT_HTTP_SERVER)
 	KindHTTPClient = uint32(commonEventKindEVENT_HTTP_CLIENT)
 	KindDB         = uint32(commonEventKindEVENT_DB)
+	KindFunc       = uint32(commonEventKindEVENT_FUNC)
 )

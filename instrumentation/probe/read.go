@@ -46,7 +46,9 @@ const pollInterval = 50 * time.Millisecond
 func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error {
 	bundles := make([]*Bundle, len(a.loaded))
 	for i, lb := range a.loaded {
-		bundles[i] = lb.bundle
+		b := *lb.bundle
+		b.Decode = lb.decode // a plan's decoder knows this binary
+		bundles[i] = &b
 	}
 	dec := newDecoder(bundles, clock, a.env, a.metrics)
 	syncCtx, stopSync := context.WithCancel(ctx)
@@ -152,7 +154,7 @@ func (d *Decoder) Decode(raw []byte, s *tracetest.SpanStub) (pid uint32, ok bool
 	return h.Pid, true
 }
 
-// syncDrops copies the probes' drop counters to the metrics every second.
+// syncDrops copies the probes' counters to the metrics every second.
 func (a *Attachment) syncDrops(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -162,7 +164,7 @@ func (a *Attachment) syncDrops(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, lb := range a.loaded {
-				lb.drops.Sync()
+				lb.syncCounters()
 			}
 		}
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// Propagation says how outgoing requests get a traceparent:
 	// PropagationAuto (""), PropagationSkMsg or PropagationOff.
 	Propagation string
+	// Funcs are --func patterns; FuncArgs captures their arguments.
+	Funcs    []string
+	FuncArgs bool
 	// ScanInterval is how often --exe looks for new processes.
 	ScanInterval time.Duration
 }
@@ -120,7 +123,8 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	start := time.Now()
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	att, err := probe.Attach(bin, path, Bundles, res, probe.Options{
-		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText, Logger: a.log, Metrics: a.reg,
+		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText,
+		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, Logger: a.log, Metrics: a.reg,
 		Maps: a.shared, Constants: a.constants,
 	})
 	if errors.Is(err, probe.ErrNothingToTrace) {

@@ -1063,3 +1063,30 @@ func checkTypesBase(t *testing.T, path string) {
 		t.Errorf("%s: type descriptors looked for at %#x, runtime.types is %#x", path, got, syms[i].Value)
 	}
 }
+
+// TestFuncs lists functions by a predicate and checks each against Func:
+// the same ranges from .symtab and from .gopclntab.
+func TestFuncs(t *testing.T) {
+	for _, name := range []string{"plain", "stripped"} {
+		t.Run(name, func(t *testing.T) {
+			b := openFixture(t, name)
+			fns, err := b.Funcs(func(n string) bool { return strings.HasPrefix(n, "main.") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]bool{}
+			for _, f := range fns {
+				names[f.Name] = true
+				want, err := b.Func(f.Name)
+				if err != nil || want != f {
+					t.Errorf("Funcs gave %+v, Func gives %+v, %v", f, want, err)
+				}
+			}
+			for _, n := range []string{"main.main", "main.classify", "main.add"} {
+				if !names[n] {
+					t.Errorf("Funcs did not list %s (got %v)", n, names)
+				}
+			}
+		})
+	}
+}

@@ -21,6 +21,8 @@ type Func struct {
 // "net/http.(*response).finishRequest".
 type funcTable interface {
 	lookup(name string) (addr, end uint64, err error)
+	// each calls fn for every function until it returns false.
+	each(fn func(name []byte, addr, end uint64) bool)
 }
 
 // Func finds a function by its exact symbol name, in .symtab when the binary
@@ -29,14 +31,8 @@ type funcTable interface {
 func (b *Binary) Func(name string) (Func, error) {
 	var fn Func
 	err := b.read(func() error {
-		b.funcsOnce.Do(func() {
-			b.funcsErr = guard(func() (err error) {
-				b.funcs, err = b.loadFuncs()
-				return err
-			})
-		})
-		if b.funcsErr != nil {
-			return b.funcsErr
+		if err := b.loadFuncsOnce(); err != nil {
+			return err
 		}
 		addr, end, err := b.funcs.lookup(name)
 		if err != nil {
@@ -53,6 +49,18 @@ func (b *Binary) Func(name string) (Func, error) {
 		return Func{}, fmt.Errorf("finding function %s in %s: %w", name, b.Path, err)
 	}
 	return fn, nil
+}
+
+// loadFuncsOnce indexes the function table on first use; the caller holds
+// the mapping (b.read).
+func (b *Binary) loadFuncsOnce() error {
+	b.funcsOnce.Do(func() {
+		b.funcsErr = guard(func() (err error) {
+			b.funcs, err = b.loadFuncs()
+			return err
+		})
+	})
+	return b.funcsErr
 }
 
 func (b *Binary) loadFuncs() (funcTable, error) {
@@ -389,4 +397,66 @@ func (w pointerWords) at(addr uint64) (uint64, bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint64(w.b.data[off:]), true
+}
+
+// Funcs lists the functions whose symbol name satisfies match, from the
+// same table Func reads. Names are as that table spells them: .symtab has
+// the full names of generic instances ("main.Sum[go.shape.int]"),
+// .gopclntab (stripped binaries) shortens their type arguments to "[...]",
+// so several instances may share a name there. A name that several
+// non-generic entries share (a function and its ABI wrapper, see
+// nameIndex.lookup) is left out: only one of them takes its arguments in
+// registers, and the table cannot tell which.
+func (b *Binary) Funcs(match func(name string) bool) ([]Func, error) {
+	var fns []Func
+	err := b.read(func() error {
+		if err := b.loadFuncsOnce(); err != nil {
+			return err
+		}
+		var err error
+		b.funcs.each(func(name []byte, addr, end uint64) bool {
+			s := string(name)
+			if !match(s) {
+				return true
+			}
+			if !bytes.Contains(name, []byte("[...]")) {
+				if _, _, lerr := b.funcs.lookup(s); lerr != nil {
+					return true // ambiguous
+				}
+			}
+			off, ferr := b.fileOffset(addr, elf.PF_X)
+			if ferr != nil {
+				err = fmt.Errorf("function %s: %w", s, ferr)
+				return false
+			}
+			fns = append(fns, Func{Name: s, Addr: addr, End: end, Offset: off})
+			return true
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing functions of %s: %w", b.Path, err)
+	}
+	return fns, nil
+}
+
+func (t *symtab) each(fn func(name []byte, addr, end uint64) bool) {
+	for _, s := range t.index.slots {
+		if s == 0 {
+			continue
+		}
+		e := t.syms[(s-1)*sym64Size:]
+		addr := binary.LittleEndian.Uint64(e[8:])
+		if !fn(t.index.name(s-1), addr, addr+binary.LittleEndian.Uint64(e[16:])) {
+			return
+		}
+	}
+}
+
+func (t *pclntab) each(fn func(name []byte, addr, end uint64) bool) {
+	for i := range t.nfunc {
+		if !fn(t.name(i), t.entry(i), t.entry(i+1)) {
+			return
+		}
+	}
 }

@@ -1,0 +1,3 @@
+module funcapp
+
+go 1.18
