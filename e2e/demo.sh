@@ -20,6 +20,10 @@ curl -s -o /dev/null -A "demo/1.0" "http://$addr/hello"
 curl -s -o /dev/null "http://$addr/items/42"
 curl -s -o /dev/null "http://$addr/status/503"
 curl -s -o /dev/null "http://$addr/sleep?ms=50"
+# A request tree: an outgoing call (with its traceparent) and a query, under
+# a caller's trace.
+curl -s -o /dev/null -H "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" "http://$addr/chain"
+curl -s -o /dev/null "http://$addr/db"
 kill -TERM "$pid"
 wait "$pid"
 trap - EXIT
