@@ -19,7 +19,7 @@ run() { "$@" 2>&1 | tee -a "$out"; }
 echo "== pipeline: ring-buffer record to serialised OTLP request, GOMAXPROCS=1"
 run "$go" test -count=1 -run '^$' -bench Pipeline -cpu 1 -benchtime 3s ./instrumentation/nethttp/server
 echo "== startup, and overhead against the uninstrumented baseline"
-run "$go" test -count=1 -timeout 30m -run '^$' -bench 'Startup|AgentOverhead' -benchtime 1x ./e2e
+run "$go" test -count=1 -timeout 30m -run '^$' -bench 'Startup|AgentOverhead|UnloadedLatency' -benchtime 1x ./e2e
 echo "== fault runs, SPANPROBE_FAULT_DURATION=${SPANPROBE_FAULT_DURATION:=60s}"
 export SPANPROBE_FAULT_DURATION
 run "$go" test -count=1 -timeout 30m -run 'TestFault' -v ./e2e
