@@ -486,27 +486,28 @@ func TestPclntabMatchesGosym(t *testing.T) {
 	}
 }
 
-// objdumpRets lists the RET addresses `go tool objdump` prints for fn.
-func objdumpRets(t *testing.T, goCmd *exec.Cmd, path, fn string) []uint64 {
+// objdumpAddrs lists the addresses of the instructions `go tool objdump`
+// shows in fn whose text (Go assembler syntax) matches inst, a regexp.
+func objdumpAddrs(t *testing.T, goCmd *exec.Cmd, path, fn, inst string) []uint64 {
 	t.Helper()
 	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(fn)+"$", path)
 	out, err := goCmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool objdump: %v\n%s", err, out)
 	}
-	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+RET\b`)
-	var rets []uint64
+	if !strings.Contains(string(out), "TEXT "+fn+"(SB)") {
+		t.Fatalf("go tool objdump printed no %s:\n%s", fn, out)
+	}
+	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+` + inst)
+	var addrs []uint64
 	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
 		a, err := strconv.ParseUint(m[1], 16, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rets = append(rets, a)
+		addrs = append(addrs, a)
 	}
-	if !strings.Contains(string(out), "TEXT "+fn+"(SB)") {
-		t.Fatalf("go tool objdump printed no %s:\n%s", fn, out)
-	}
-	return rets
+	return addrs
 }
 
 func TestRetSites(t *testing.T) {
@@ -534,7 +535,7 @@ var retFuncs = []string{
 // binaries must share their code layout.
 func checkRetSites(t *testing.T, goCmd *exec.Cmd, fn string, paths ...string) []uint64 {
 	t.Helper()
-	want := objdumpRets(t, goCmd, paths[0], fn)
+	want := objdumpAddrs(t, goCmd, paths[0], fn, `RET\b`)
 	if len(want) == 0 {
 		t.Fatalf("objdump shows no RET in %s", fn)
 	}
@@ -795,22 +796,9 @@ func TestCallSites(t *testing.T) {
 // calls `go tool objdump` shows in the first, and wants at least one.
 func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths ...string) {
 	t.Helper()
-	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(caller)+"$", paths[0])
-	out, err := goCmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool objdump: %v\n%s", err, out)
-	}
-	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+CALL ` + regexp.QuoteMeta(callee) + `\(SB\)`)
-	var want []uint64
-	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
-		a, err := strconv.ParseUint(m[1], 16, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, a)
-	}
+	want := objdumpAddrs(t, goCmd, paths[0], caller, `CALL `+regexp.QuoteMeta(callee)+`\(SB\)`)
 	if len(want) == 0 {
-		t.Fatalf("objdump shows no CALL %s in %s:\n%s", callee, caller, out)
+		t.Fatalf("objdump shows no CALL %s in %s", callee, caller)
 	}
 	for _, path := range paths {
 		b, err := Open(path)
