@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -59,11 +58,8 @@ type Agent struct {
 	mu        sync.Mutex
 	resources map[uint32]*resource.Resource
 
-	// Set before any attachment: the traceparent injector and what it
-	// shares with the bundles.
-	injector  *propagation.Injector
-	shared    map[string]*ebpf.Map
-	constants map[string]any
+	// Set before any attachment; nil without outgoing traceparents.
+	injector *propagation.Injector
 }
 
 // target is one attachment and what the resource of its processes needs.
@@ -101,8 +97,6 @@ func (a *Agent) Run(ctx context.Context) (exitCode int, err error) {
 	if inj != nil {
 		defer inj.Close()
 		a.injector = inj
-		a.shared = inj.Maps()
-		a.constants = map[string]any{"inject_traceparent": uint8(1)}
 	}
 	switch {
 	case len(a.cfg.Launch) > 0:
@@ -122,11 +116,16 @@ func (a *Agent) Run(ctx context.Context) (exitCode int, err error) {
 func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachment, error) {
 	start := time.Now()
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
-	att, err := probe.Attach(bin, path, Bundles, res, probe.Options{
+	opts := probe.Options{
 		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText,
 		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, Logger: a.log, Metrics: a.reg,
-		Maps: a.shared, Constants: a.constants,
-	})
+	}
+	if a.injector != nil {
+		// The client bundle files requests in the injector's maps.
+		opts.Maps = a.injector.Maps()
+		opts.Constants = map[string]any{"inject_traceparent": uint8(1)}
+	}
+	att, err := probe.Attach(bin, path, Bundles, res, opts)
 	if errors.Is(err, probe.ErrNothingToTrace) {
 		a.log.Warn("nothing to trace: the target links none of the instrumented libraries (net/http)", "pid", pid, "path", path, "error", OneLine(err))
 		return nil, nil

@@ -28,7 +28,7 @@ func (a *Agent) startPropagation(ctx context.Context) (*propagation.Injector, er
 		a.log.Info("outgoing traceparent: off")
 		return nil, nil
 	}
-	inj, err := propagation.Start(a.log, a.reg)
+	inj, err := propagation.Start(a.reg)
 	if err != nil {
 		if mode == PropagationSkMsg {
 			return nil, fmt.Errorf("starting outgoing traceparent injection (set SPANPROBE_PROPAGATION=off to run without): %w", err)

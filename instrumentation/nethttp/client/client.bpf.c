@@ -108,9 +108,11 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 	}
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
 	if (inject_traceparent) {
+		/* Written once per process; the lookup keeps it fresh in the LRU. */
 		u32 tgid = bpf_get_current_pid_tgid() >> 32;
 		u8 one = 1;
-		bpf_map_update_elem(&injecting_pids, &tgid, &one, BPF_ANY);
+		if (!bpf_map_lookup_elem(&injecting_pids, &tgid))
+			bpf_map_update_elem(&injecting_pids, &tgid, &one, BPF_ANY);
 	}
 	return 0;
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +22,6 @@ import (
 type Injector struct {
 	objs    propagationObjects
 	cgroup  link.Link
-	log     *slog.Logger
 	results *probe.PerCPUCounters
 	mu      sync.Mutex
 	closed  bool
@@ -42,7 +40,7 @@ var resultNames = [propagationInjectResultINJECT_RESULT_MAX]string{
 // Start loads the socket programs and attaches the sockops program to the
 // cgroup v2 hierarchy's root, so that connections of every process can be
 // watched; only those of processes the client bundle names are.
-func Start(log *slog.Logger, reg *metrics.Registry) (*Injector, error) {
+func Start(reg *metrics.Registry) (*Injector, error) {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
@@ -50,7 +48,7 @@ func Start(log *slog.Logger, reg *metrics.Registry) (*Injector, error) {
 	if err != nil {
 		return nil, err
 	}
-	inj := &Injector{log: log}
+	inj := &Injector{}
 	if err := loadPropagationObjects(&inj.objs, nil); err != nil {
 		return nil, fmt.Errorf("loading traceparent injection programs: %w", err)
 	}

@@ -9,7 +9,7 @@ func TestStartLoadsAndAttaches(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("requires root (CAP_BPF, CAP_PERFMON) to load eBPF programs")
 	}
-	inj, err := Start(nil, nil)
+	inj, err := Start(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
