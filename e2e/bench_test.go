@@ -57,19 +57,23 @@ func BenchmarkAgentOverhead(b *testing.B) {
 	}
 	stats := enableBPFStats(b)
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
+	sites := agentSites(b, a.pid())
 	for _, route := range benchRoutes {
 		b.Run(strings.TrimPrefix(route, "/"), func(b *testing.B) {
-			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), dur, stats)
+			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), sites, dur, stats)
 		})
 	}
 }
 
-func benchRoute(b *testing.B, wrk, url string, pid int, dur time.Duration, stats bool) {
+func benchRoute(b *testing.B, wrk, url string, pid int, sites []uint64, dur time.Duration, stats bool) {
 	runWrk(b, wrk, url, pid, 2*time.Second) // warm-up: connections, page cache, CPU frequency
 	var rows []benchRow
 	for round := 1; round <= 2; round++ {
 		base := runWrk(b, wrk, url, pid, dur)
 		rows = append(rows, benchRow{round: round, mode: "baseline", wrkResult: base})
+		floor := measureFloor(b, wrk, url, pid, sites, dur, stats)
+		floor.round = round
+		rows = append(rows, floor)
 		for _, export := range []bool{true, false} {
 			r := measureAgent(b, wrk, url, pid, dur, stats, export)
 			r.round = round
@@ -81,6 +85,7 @@ func benchRoute(b *testing.B, wrk, url string, pid int, dur time.Duration, stats
 	printBench(rows, s)
 	b.ReportMetric(s["agent"].ThroughputRatio, "throughput_ratio")
 	b.ReportMetric(s["agent-noexport"].ThroughputRatio, "noexport_throughput_ratio")
+	b.ReportMetric(s[modeFloor].ThroughputRatio, "noop_probes_throughput_ratio")
 	b.ReportMetric(s["agent"].UprobeHitsPerRequest, "uprobe_hits/req")
 	b.ReportMetric(s["agent"].AgentCPUPerSpanUS, "agent_cpu_us/span")
 	b.ReportMetric(s["agent"].AgentCPUPerSpanUS/1000, "agent_cpu_s/1000spans")
@@ -106,7 +111,7 @@ func (r wrkResult) appCPUPerReq() time.Duration {
 // benchRow is one measured phase.
 type benchRow struct {
 	round int
-	mode  string // baseline | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
+	mode  string // baseline | noop-probes (floor_test.go) | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
 	wrkResult
 	spans      int                // spans the receiver got
 	records    int                // spanprobe_ringbuf_records_read_total: spans built
@@ -372,15 +377,18 @@ func summarize(rows []benchRow) benchSummary {
 		if r.mode == "baseline" {
 			continue
 		}
-		m.Spans += r.spans
-		m.Dropped += r.dropped
-		records[r.mode] += r.records
-		cpu[r.mode] += r.cpu
 		if r.uprobeHits < 0 || hits[r.mode] < 0 {
 			hits[r.mode] = -1
 		} else {
 			hits[r.mode] += r.uprobeHits
 		}
+		if r.mode == modeFloor {
+			continue
+		}
+		m.Spans += r.spans
+		m.Dropped += r.dropped
+		records[r.mode] += r.records
+		cpu[r.mode] += r.cpu
 		m.AgentMaxRSSMiB = max(m.AgentMaxRSSMiB, float64(r.maxRSS)/(1<<20))
 		m.AgentSteadyRSSMiB = max(m.AgentSteadyRSSMiB, float64(r.steadyRSS)/(1<<20))
 	}
@@ -415,6 +423,15 @@ func summarize(rows []benchRow) benchSummary {
 	return s
 }
 
+// perHitCost is the app CPU a uprobe hit adds, trap included: the growth of
+// the app's CPU per request over the baseline, divided by hits per request.
+func perHitCost(base, m *modeSummary) float64 {
+	if m.UprobeHitsPerRequest <= 0 {
+		return 0
+	}
+	return (m.AppCPUPerReqUS - base.AppCPUPerReqUS) / m.UprobeHitsPerRequest
+}
+
 func printBench(rows []benchRow, s benchSummary) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
@@ -429,6 +446,10 @@ func printBench(rows []benchRow, s benchSummary) {
 		}
 		if r.uprobeHits > 0 {
 			perHit = (r.bpfTime / time.Duration(r.uprobeHits)).String()
+		}
+		if r.mode == modeFloor {
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t%s\t%s\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq(), hits, perHit)
+			continue
 		}
 		perSpan, rcvPerSpan := "n/a", "-"
 		if r.records > 0 {
@@ -451,6 +472,10 @@ func printBench(rows []benchRow, s benchSummary) {
 		}
 	}
 	base := s["baseline"]
+	if m := s[modeFloor]; m != nil && base != nil {
+		fmt.Printf("%s/baseline: throughput %.3f (the ceiling of any agent on these probe sites); app CPU/request %.1fus -> %.1fus, %.1fus per uprobe hit\n",
+			modeFloor, m.ThroughputRatio, base.AppCPUPerReqUS, m.AppCPUPerReqUS, perHitCost(base, m))
+	}
 	for _, mode := range []string{"agent", "agent-noexport"} {
 		if m := s[mode]; m != nil && base != nil {
 			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms; agent CPU %.4fs per 1,000 spans, RSS steady %.1f MiB\n",
