@@ -214,11 +214,7 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 
 	hits, bpfTime := int64(-1), time.Duration(0)
 	if stats && len(ours) > 0 {
-		hits = 0
-		for id, c0 := range ours {
-			hits += after[id].runs - c0.runs
-			bpfTime += after[id].time - c0.time
-		}
+		hits, bpfTime = probeCost(ours, after)
 	}
 	return benchRow{
 		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")),
@@ -262,8 +258,27 @@ func enableBPFStats(b *testing.B) bool {
 }
 
 type progStats struct {
+	name string
 	runs int64
 	time time.Duration
+}
+
+// sharesTrap names the programs attached to a site another program is on,
+// run by the same trap: their runs are not uprobe hits.
+var sharesTrap = map[string]bool{
+	"uprobe_server_spawn": true, // the goroutine lineage site (server.bpf.c)
+}
+
+// probeCost returns the uprobe hits and the BPF run time of the programs of
+// start between the snapshots start and end.
+func probeCost(start, end map[int]progStats) (hits int64, bpfTime time.Duration) {
+	for id, c0 := range start {
+		if !sharesTrap[c0.name] {
+			hits += end[id].runs - c0.runs
+		}
+		bpfTime += end[id].time - c0.time
+	}
+	return hits, bpfTime
 }
 
 // uprobeRunCounts returns run_cnt and run_time_ns by program ID for programs
@@ -286,7 +301,7 @@ func uprobeRunCounts(b *testing.B) map[int]progStats {
 	m := map[int]progStats{}
 	for _, p := range progs {
 		if strings.HasPrefix(p.Name, "uprobe_") {
-			m[p.ID] = progStats{runs: p.RunCnt, time: time.Duration(p.RunNS)}
+			m[p.ID] = progStats{name: p.Name, runs: p.RunCnt, time: time.Duration(p.RunNS)}
 		}
 	}
 	return m

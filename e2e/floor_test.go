@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ import (
 var siteRE = regexp.MustCompile(`msg="uprobe attached" .*\boffset=(0x[0-9a-f]+)`)
 
 // agentSites attaches the agent to pid once, with debug logging, and returns
-// the file offsets of every uprobe site it attached.
+// the file offsets of the uprobe sites it attached, each once.
 func agentSites(b *testing.B, pid int) []uint64 {
 	b.Helper()
 	agent := startAgent(b, agentEnv("OTEL_TRACES_EXPORTER=none"), "--pid", strconv.Itoa(pid), "--log-level", "debug")
@@ -40,6 +41,9 @@ func agentSites(b *testing.B, pid int) []uint64 {
 			offs = append(offs, off)
 		}
 	}
+	// Programs that share a site share its trap: one no-op program there.
+	slices.Sort(offs)
+	offs = slices.Compact(offs)
 	if len(offs) == 0 {
 		b.Fatalf("the agent logged no uprobe site at debug level; stderr:\n%s", agent.stderr)
 	}
@@ -102,18 +106,16 @@ func measureFloor(b *testing.B, wrk, url string, pid int, offs []uint64, d time.
 	b.Helper()
 	before := uprobeRunCounts(b)
 	detach := attachNoop(b, pid, offs)
+	ours := uprobeRunCounts(b)
+	for id := range before {
+		delete(ours, id)
+	}
 	res := runWrk(b, wrk, url, pid, d)
 	after := uprobeRunCounts(b)
 	detach()
 	row := benchRow{mode: modeFloor, wrkResult: res, uprobeHits: -1}
-	if stats {
-		row.uprobeHits = 0
-		for id, c := range after {
-			if _, old := before[id]; !old {
-				row.uprobeHits += c.runs
-				row.bpfTime += c.time
-			}
-		}
+	if stats && len(ours) > 0 {
+		row.uprobeHits, row.bpfTime = probeCost(ours, after)
 	}
 	return row
 }

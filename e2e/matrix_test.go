@@ -23,6 +23,9 @@ var matrixCalls = []call{
 	{method: "GET", target: "/status/503", status: 503, name: "GET"},
 	{method: "GET", target: "/sleep?ms=50", status: 200, name: "GET", minDur: 50 * time.Millisecond},
 	{method: "GET", target: "/nope", status: 404, name: "GET"},
+	// A body: the request starts at another site, and reading it to the
+	// end starts the background read then (server.bpf.c).
+	{method: "POST", target: "/echo", body: "ping", status: 200, name: "POST"},
 }
 
 // callsFor adapts the calls to the release: from Go 1.22 (routing turned on
@@ -35,10 +38,10 @@ func callsFor(goVersion string) []call {
 	if minor < 22 {
 		return calls
 	}
-	routes := map[string]string{"/hello": "/hello", "/status/503": "/status/", "/sleep?ms=50": "/sleep", "/items/42": "/items/{id}"}
+	routes := map[string]string{"/hello": "/hello", "/echo": "/echo", "/status/503": "/status/", "/sleep?ms=50": "/sleep", "/items/42": "/items/{id}"}
 	for i, c := range calls {
 		if r, ok := routes[c.target]; ok {
-			calls[i].route, calls[i].name = r, "GET "+r
+			calls[i].route, calls[i].name = r, c.method+" "+r
 		}
 		if c.target == "/items/42" {
 			calls[i].status = 200

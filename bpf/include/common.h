@@ -197,6 +197,19 @@ static __always_inline s64 read_s64(const void *addr)
 	return v;
 }
 
+/* spawning_goroutine returns the key of the goroutine running a `go`
+ * statement, from a probe in the runtime's system-stack part of newproc:
+ * R14 is the thread's g0 there, and g0.m.curg is that goroutine. */
+static __always_inline u64 spawning_goroutine(struct pt_regs *ctx)
+{
+	void *m = read_ptr(GO_G(ctx) + off_g_m);
+	void *creator = m ? read_ptr(m + off_m_curg) : 0;
+	u64 goid = 0;
+	if (creator)
+		bpf_probe_read_user(&goid, sizeof(goid), creator + off_g_goid);
+	return goroutine_key(goid);
+}
+
 /* read_bytes copies the first min(len, size) bytes at ptr into dst and
  * returns how many it copied. */
 static __always_inline u16 read_bytes(char *dst, u32 size, const void *ptr, s64 len)

@@ -18,13 +18,7 @@ SEC("uprobe")
 int uprobe_runtime_newproc_runqput(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	void *m = read_ptr(GO_G(ctx) + off_g_m);
-	void *creator = m ? read_ptr(m + off_m_curg) : 0;
-	if (!creator)
-		return 0;
-	u64 parent = 0;
-	bpf_probe_read_user(&parent, sizeof(parent), creator + off_g_goid);
-	parent = goroutine_key(parent);
+	u64 parent = spawning_goroutine(ctx);
 	struct span_context *sc = bpf_map_lookup_elem(&goroutine_spans, &parent);
 	if (!sc)
 		return 0; /* the common case: not inside a request */

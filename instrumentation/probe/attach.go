@@ -315,7 +315,12 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 		return nil, nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
 	}
 	if p.At == AtCalls {
+		// A call that a release no longer makes (or makes to another
+		// function) moves on to the fallback, like a missing symbol.
 		callee, err := a.Binary.Func(p.Callee)
+		if errors.Is(err, goexe.ErrSymbolNotFound) && p.Fallback != nil {
+			return a.resolve(p.Fallback, opts)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("finding %s: %w", p.Callee, err)
 		}
@@ -324,6 +329,9 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 			return nil, nil, err
 		}
 		if len(calls) == 0 {
+			if p.Fallback != nil {
+				return a.resolve(p.Fallback, opts)
+			}
 			return nil, nil, fmt.Errorf("finding calls to %s in %s: none found", p.Callee, p.Symbol)
 		}
 		return p, calls, nil

@@ -3,16 +3,28 @@
 // pattern matched, else "METHOD", with the stable HTTP semantic-convention
 // attributes.
 //
-// Probed symbols (Go 1.17 and newer, amd64):
-//   - net/http.serverHandler.ServeHTTP, at its entry (PUSHQ BP): the request
-//     starts, its fields and the first bytes of the raw request head are read.
+// Probed sites (Go 1.17 and newer, amd64):
+//   - the CALL runtime.runqput in runtime.newproc.func1, which every `go`
+//     statement reaches and where the goroutine lineage bundle traps anyway:
+//     conn.serve's `go cr.backgroundRead()`, just before the handler, starts
+//     a request without a body. Its fields and the first bytes of the raw
+//     request head are read there.
+//   - conn.serve's CALL of registerOnHitEOF (a function until a late Go 1.26
+//     patch, a method of *body since): a request with a body starts there.
 //   - net/http.(*response).finishRequest, at its entry: conn.serve calls it
-//     right after ServeHTTP returns, on the same goroutine, so it marks the
+//     right after the handler returns, on the same goroutine, so it marks the
 //     end for the price of an emulated instruction. If it is missing, or
-//     with --ret-probes, every RET of ServeHTTP is probed instead.
+//     with --ret-probes, every RET of serverHandler.ServeHTTP is probed
+//     instead.
 //
-// Two uprobe hits per request, both emulated by the kernel. HTTP/2 requests
-// (served by the bundled x/net/http2) are counted as unsupported and skipped.
+// Two uprobe hits per request, both emulated by the kernel, one of them
+// shared with goroutine lineage: an entry probe of its own
+// (serverHandler.ServeHTTP) would make three. HTTP/2 requests (served by the
+// bundled x/net/http2) take neither start site and get no span.
+//
+// A pipelined request whose head was read with the one before it, while a
+// further request's first byte was already waiting, starts no background
+// read: it gets no span, and its exit is counted as unmatched_exit.
 //
 // Limits (longer values are cut): method 16 bytes, url.path 128, the Host
 // header 64, the peer address 48, http.route 96; user_agent.original is found

@@ -14,7 +14,13 @@ const (
 	routePattern uint32 = 2 // go1.23+: Request.Pattern
 )
 
-const serveHTTP = "net/http.serverHandler.ServeHTTP"
+const (
+	serveHTTP = "net/http.serverHandler.ServeHTTP"
+	connServe = "net/http.(*conn).serve"
+)
+
+// go120 is where conn.curReq becomes an atomic.Pointer.
+var go120 = goexe.Version{Major: 1, Minor: 20}
 
 // go117 is every release spanprobe supports: the register ABI starts there.
 var go117 = probe.GoRange{From: goexe.Version{Major: 1, Minor: 17}}
@@ -44,13 +50,27 @@ var Bundle = &probe.Bundle{
 		{Var: "off_conn_bufr", Key: "net/http.conn.bufr"},
 		{Var: "off_reader_buf", Key: "bufio.Reader.buf"},
 		{Var: "off_reader_r", Key: "bufio.Reader.r"},
+		{Var: "off_conn_r", Key: "net/http.conn.r"},
+		{Var: "off_conn_cur_req", Key: "net/http.conn.curReq"},
+		{Var: "off_conn_reader_conn", Key: "net/http.connReader.conn"},
+		{Var: "off_g_sched", Key: "runtime.g.sched"},
+		{Var: "off_gobuf_ctxt", Key: "runtime.gobuf.ctxt"},
 	},
 	Constants: constants,
-	// Both functions keep their name and argument registers from Go 1.17 to
-	// 1.27 (checked for every minor by e2e's TestGoVersionMatrix): one
-	// range each. A release that changes either gets an entry of its own.
+	// A request starts at one of two sites, each the request's only trap
+	// besides its exit (server.bpf.c says why): the `go` statement of the
+	// background read, whose site the goroutine lineage bundle traps on
+	// anyway, or conn.serve's registerOnHitEOF call for a request with a
+	// body. The functions keep their names and argument registers over the
+	// ranges below (checked for every minor by e2e's TestGoVersionMatrix); a
+	// release that changes one gets an entry of its own. A late Go 1.26
+	// patch made registerOnHitEOF a method of *body: the fallback.
 	Probes: []probe.Probe{
-		{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP", At: probe.AtEntry, Go: go117},
+		{Symbol: "runtime.newproc.func1", Callee: "runtime.runqput", Program: "uprobe_server_spawn", At: probe.AtCalls, Go: go117},
+		{
+			Symbol: connServe, Callee: "net/http.registerOnHitEOF", Program: "uprobe_conn_serve_registerOnHitEOF", At: probe.AtCalls, Go: go117,
+			Fallback: &probe.Probe{Symbol: connServe, Callee: "net/http.(*body).registerOnHitEOF", Program: "uprobe_conn_serve_body_registerOnHitEOF", At: probe.AtCalls, Go: go117},
+		},
 		{
 			Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true, Go: go117,
 			Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns, Go: go117},
@@ -60,9 +80,10 @@ var Bundle = &probe.Bundle{
 	Decode:    decode,
 }
 
-// constants tells the C where the matched ServeMux pattern lives: Go 1.22
-// keeps it in Request.pat, Go 1.23 added Request.Pattern; older has none.
-func constants(_ goexe.Version, found map[string]bool) map[string]any {
+// constants tells the C what changed between releases: where the matched
+// ServeMux pattern lives (Go 1.22 keeps it in Request.pat, Go 1.23 added
+// Request.Pattern; older has none) and how conn.curReq holds the response.
+func constants(v goexe.Version, found map[string]bool) map[string]any {
 	src := routeNone
 	switch {
 	case found["net/http.Request.Pattern"]:
@@ -70,5 +91,9 @@ func constants(_ goexe.Version, found map[string]bool) map[string]any {
 	case found["net/http.Request.pat"] && found["net/http.pattern.str"]:
 		src = routePatStr
 	}
-	return map[string]any{"route_source": src}
+	curReqData := uint64(8) // atomic.Value: an interface, the data word second
+	if (probe.GoRange{From: go120}).Contains(v) {
+		curReqData = 0 // atomic.Pointer
+	}
+	return map[string]any{"route_source": src, "cur_req_data": curReqData}
 }

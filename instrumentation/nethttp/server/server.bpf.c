@@ -1,15 +1,25 @@
 //go:build ignore
 
-/* net/http server: one span per HTTP/1.x request.
+/* net/http server: one span per HTTP/1.x request, for two uprobe hits.
  *
- * Entry: net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request)
- *   (sh in RAX, rw in RBX:RCX, req in RDI). Captures the request and opens
- *   an in-flight record keyed by goroutine id.
+ * Start: conn.serve starts a background read of the connection just before
+ * it runs the handler, `go cr.backgroundRead()`, or, when the request has
+ * a body, registers that start for the body's end. So the request starts
+ * at one of two sites, both emulated by the kernel (~0.9 us):
+ * - the CALL runtime.runqput in runtime.newproc.func1, where goroutine
+ *   lineage (instrumentation/goroutines) already traps for every `go`
+ *   statement: a second program on a site costs no second trap. The new
+ *   goroutine's closure holds the *connReader, which leads to the request;
+ * - the CALL of registerOnHitEOF in conn.serve, whose func argument is the
+ *   method value cr.startBackgroundRead.
+ * A separate entry probe (serverHandler.ServeHTTP) would be a third trap.
  * Exit: net/http.(*response).finishRequest(w), which conn.serve calls right
  *   after ServeHTTP returns, on the same goroutine; its PUSHQ BP is emulated
- *   by the kernel (~0.9 us) where a RET would be single-stepped (~12 us).
- *   When that symbol is missing (or on request) the RETs of ServeHTTP are
- *   probed instead. Both end in finish_request.
+ *   where a RET would be single-stepped (~12 us). When that symbol is
+ *   missing (or on request) the RETs of ServeHTTP are probed instead. Both
+ *   end in finish_request.
+ * In-flight requests are keyed by the goroutine running conn.serve, which
+ * runs the handler and finishRequest.
  */
 
 #include "common.h"
@@ -40,6 +50,15 @@ GO_OFFSET(off_response_status);
 GO_OFFSET(off_conn_bufr);
 GO_OFFSET(off_reader_buf);
 GO_OFFSET(off_reader_r);
+GO_OFFSET(off_conn_r);
+GO_OFFSET(off_conn_cur_req);
+GO_OFFSET(off_conn_reader_conn);
+GO_OFFSET(off_g_sched);
+GO_OFFSET(off_gobuf_ctxt);
+
+/* Where conn.curReq keeps the *response: an atomic.Value (an interface,
+ * data second) until Go 1.19, an atomic.Pointer since 1.20. */
+volatile const u64 cur_req_data = 0;
 
 /* How the matched ServeMux pattern is found (it changed in Go 1.23). */
 enum route_source {
@@ -135,27 +154,14 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 	return found;
 }
 
-SEC("uprobe")
-int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
+/* start_request opens the in-flight record of req (served through resp)
+ * on goroutine goid, and registers its span for children. */
+static __always_inline void start_request(u64 goid, void *resp, void *req, void *req_ctx)
 {
-	IGNORE_OTHER_NAMESPACES();
-	void *resp = (void *)GO_PARAM3(ctx);
-	void *req = (void *)GO_PARAM4(ctx);
-
-	/* HTTP/1 passes an *http.response whose req field is this request; the
-	 * HTTP/2 server passes another ResponseWriter, which this bundle skips. */
-	if (read_ptr(resp + off_response_req) != req) {
-		count_drop(DROP_UNSUPPORTED);
-		return 0;
-	}
-	u64 goid = goroutine_id(ctx);
-	if (!goid)
-		return 0;
-
 	u32 zero = 0;
 	struct http_server_event *ev = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ev)
-		return 0;
+		return;
 
 	ev->req_ptr = (u64)req;
 	ev->resp_ptr = (u64)resp; /* status and route are read at the exit */
@@ -177,15 +183,81 @@ int uprobe_serverHandler_ServeHTTP(struct pt_regs *ctx)
 
 	/* Children find this span through the request's context or the
 	 * handler's goroutine until the exit removes both. */
-	struct go_iface rctx = {};
-	bpf_probe_read_user(&rctx, sizeof(rctx), req + off_request_ctx);
-	ev->ctx_ptr = (u64)rctx.data;
-	if (rctx.data)
+	ev->ctx_ptr = (u64)req_ctx;
+	if (req_ctx)
 		bpf_map_update_elem(&context_spans, &ev->ctx_ptr, &ev->hdr.sc, BPF_ANY);
 	bpf_map_update_elem(&goroutine_spans, &goid, &ev->hdr.sc, BPF_ANY);
 
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+}
+
+/* start_background_read starts the request of the connection whose
+ * *connReader is cr, unless it is started already: a body read to its end
+ * starts the background read again, maybe on another goroutine than the
+ * handler's. cr comes from a closure that may belong to any code, so it
+ * must lead back to itself through its conn before it counts. */
+static __always_inline void start_background_read(u64 goid, void *cr)
+{
+	void *conn = cr ? read_ptr(cr + off_conn_reader_conn) : 0;
+	if (!conn || read_ptr(conn + off_conn_r) != cr)
+		return;
+	void *resp = read_ptr(conn + off_conn_cur_req + cur_req_data);
+	if (!resp || read_ptr(resp + off_response_conn) != conn)
+		return;
+	void *req = read_ptr(resp + off_response_req);
+	if (!req)
+		return;
+	struct go_iface rctx = {};
+	bpf_probe_read_user(&rctx, sizeof(rctx), req + off_request_ctx);
+	if (rctx.data && bpf_map_lookup_elem(&context_spans, &rctx.data))
+		return;
+	start_request(goid, resp, req, rctx.data);
+}
+
+/* At the CALL runqput in runtime.newproc.func1 (runqput's second argument
+ * is the new g): the new goroutine's closure, in its sched.ctxt, captured
+ * cr when it is `go cr.backgroundRead()`. */
+SEC("uprobe")
+int uprobe_server_spawn(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	void *newg = (void *)GO_PARAM2(ctx);
+	void *fv = read_ptr(newg + off_g_sched + off_gobuf_ctxt);
+	void *cr = fv ? read_ptr(fv + 8) : 0;
+	if (!cr)
+		return 0;
+	u64 goid = spawning_goroutine(ctx);
+	if (goid)
+		start_background_read(goid, cr);
 	return 0;
+}
+
+/* At conn.serve's CALL of registerOnHitEOF, for a request with a body: its
+ * func argument fv is the method value cr.startBackgroundRead, cr second.
+ * It is the function registerOnHitEOF(rc io.ReadCloser, fn func()), fn in
+ * RCX, until a late Go 1.26 patch made it the method
+ * (*body).registerOnHitEOF(fn), fn in RBX. */
+static __always_inline int on_hit_eof(struct pt_regs *ctx, void *fv)
+{
+	void *cr = fv ? read_ptr(fv + 8) : 0;
+	u64 goid = goroutine_id(ctx);
+	if (cr && goid)
+		start_background_read(goid, cr);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_conn_serve_registerOnHitEOF(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	return on_hit_eof(ctx, (void *)GO_PARAM3(ctx));
+}
+
+SEC("uprobe")
+int uprobe_conn_serve_body_registerOnHitEOF(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	return on_hit_eof(ctx, (void *)GO_PARAM2(ctx));
 }
 
 /* end_request_scope stops new children from finding the request's span. */

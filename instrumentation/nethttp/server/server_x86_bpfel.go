@@ -84,43 +84,51 @@ type serverSpanContext struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	serverMapActiveRequests                    = "active_requests"
-	serverMapContextSpans                      = "context_spans"
-	serverMapDropCounts                        = "drop_counts"
-	serverMapEvents                            = "events"
-	serverMapGoroutineSpans                    = "goroutine_spans"
-	serverMapHeadBytes                         = "head_bytes"
-	serverMapInjectingPids                     = "injecting_pids"
-	serverMapOutgoingRequests                  = "outgoing_requests"
-	serverMapScratch                           = "scratch"
-	serverProgUprobeResponseFinishRequest      = "uprobe_response_finishRequest"
-	serverProgUprobeServerHandlerServeHTTP     = "uprobe_serverHandler_ServeHTTP"
-	serverProgUprobeServerHandlerServeHTTP_ret = "uprobe_serverHandler_ServeHTTP_ret"
-	serverVarOffConnBufr                       = "off_conn_bufr"
-	serverVarOffCtxParent                      = "off_ctx_parent"
-	serverVarOffG_goid                         = "off_g_goid"
-	serverVarOffG_m                            = "off_g_m"
-	serverVarOffM_curg                         = "off_m_curg"
-	serverVarOffPatternStr                     = "off_pattern_str"
-	serverVarOffReaderBuf                      = "off_reader_buf"
-	serverVarOffReaderR                        = "off_reader_r"
-	serverVarOffRequestCtx                     = "off_request_ctx"
-	serverVarOffRequestHost                    = "off_request_host"
-	serverVarOffRequestMethod                  = "off_request_method"
-	serverVarOffRequestPat                     = "off_request_pat"
-	serverVarOffRequestPattern                 = "off_request_pattern"
-	serverVarOffRequestProtoMajor              = "off_request_proto_major"
-	serverVarOffRequestProtoMinor              = "off_request_proto_minor"
-	serverVarOffRequestRemoteAddr              = "off_request_remote_addr"
-	serverVarOffRequestTls                     = "off_request_tls"
-	serverVarOffRequestUrl                     = "off_request_url"
-	serverVarOffResponseConn                   = "off_response_conn"
-	serverVarOffResponseReq                    = "off_response_req"
-	serverVarOffResponseStatus                 = "off_response_status"
-	serverVarOffUrlPath                        = "off_url_path"
-	serverVarPidnsDev                          = "pidns_dev"
-	serverVarPidnsIno                          = "pidns_ino"
-	serverVarRouteSource                       = "route_source"
+	serverMapActiveRequests                       = "active_requests"
+	serverMapContextSpans                         = "context_spans"
+	serverMapDropCounts                           = "drop_counts"
+	serverMapEvents                               = "events"
+	serverMapGoroutineSpans                       = "goroutine_spans"
+	serverMapHeadBytes                            = "head_bytes"
+	serverMapInjectingPids                        = "injecting_pids"
+	serverMapOutgoingRequests                     = "outgoing_requests"
+	serverMapScratch                              = "scratch"
+	serverProgUprobeConnServeBodyRegisterOnHitEOF = "uprobe_conn_serve_body_registerOnHitEOF"
+	serverProgUprobeConnServeRegisterOnHitEOF     = "uprobe_conn_serve_registerOnHitEOF"
+	serverProgUprobeResponseFinishRequest         = "uprobe_response_finishRequest"
+	serverProgUprobeServerHandlerServeHTTP_ret    = "uprobe_serverHandler_ServeHTTP_ret"
+	serverProgUprobeServerSpawn                   = "uprobe_server_spawn"
+	serverVarCurReqData                           = "cur_req_data"
+	serverVarOffConnBufr                          = "off_conn_bufr"
+	serverVarOffConnCurReq                        = "off_conn_cur_req"
+	serverVarOffConnR                             = "off_conn_r"
+	serverVarOffConnReaderConn                    = "off_conn_reader_conn"
+	serverVarOffCtxParent                         = "off_ctx_parent"
+	serverVarOffG_goid                            = "off_g_goid"
+	serverVarOffG_m                               = "off_g_m"
+	serverVarOffG_sched                           = "off_g_sched"
+	serverVarOffGobufCtxt                         = "off_gobuf_ctxt"
+	serverVarOffM_curg                            = "off_m_curg"
+	serverVarOffPatternStr                        = "off_pattern_str"
+	serverVarOffReaderBuf                         = "off_reader_buf"
+	serverVarOffReaderR                           = "off_reader_r"
+	serverVarOffRequestCtx                        = "off_request_ctx"
+	serverVarOffRequestHost                       = "off_request_host"
+	serverVarOffRequestMethod                     = "off_request_method"
+	serverVarOffRequestPat                        = "off_request_pat"
+	serverVarOffRequestPattern                    = "off_request_pattern"
+	serverVarOffRequestProtoMajor                 = "off_request_proto_major"
+	serverVarOffRequestProtoMinor                 = "off_request_proto_minor"
+	serverVarOffRequestRemoteAddr                 = "off_request_remote_addr"
+	serverVarOffRequestTls                        = "off_request_tls"
+	serverVarOffRequestUrl                        = "off_request_url"
+	serverVarOffResponseConn                      = "off_response_conn"
+	serverVarOffResponseReq                       = "off_response_req"
+	serverVarOffResponseStatus                    = "off_response_status"
+	serverVarOffUrlPath                           = "off_url_path"
+	serverVarPidnsDev                             = "pidns_dev"
+	serverVarPidnsIno                             = "pidns_ino"
+	serverVarRouteSource                          = "route_source"
 )
 
 // loadServer returns the embedded CollectionSpec for server.
@@ -165,9 +173,11 @@ type serverSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverProgramSpecs struct {
-	UprobeResponseFinishRequest      *ebpf.ProgramSpec `ebpf:"uprobe_response_finishRequest"`
-	UprobeServerHandlerServeHTTP     *ebpf.ProgramSpec `ebpf:"uprobe_serverHandler_ServeHTTP"`
-	UprobeServerHandlerServeHTTP_ret *ebpf.ProgramSpec `ebpf:"uprobe_serverHandler_ServeHTTP_ret"`
+	UprobeConnServeBodyRegisterOnHitEOF *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
+	UprobeConnServeRegisterOnHitEOF     *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
+	UprobeResponseFinishRequest         *ebpf.ProgramSpec `ebpf:"uprobe_response_finishRequest"`
+	UprobeServerHandlerServeHTTP_ret    *ebpf.ProgramSpec `ebpf:"uprobe_serverHandler_ServeHTTP_ret"`
+	UprobeServerSpawn                   *ebpf.ProgramSpec `ebpf:"uprobe_server_spawn"`
 }
 
 // serverMapSpecs contains maps before they are loaded into the kernel.
@@ -189,10 +199,16 @@ type serverMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverVariableSpecs struct {
+	CurReqData           *ebpf.VariableSpec `ebpf:"cur_req_data"`
 	OffConnBufr          *ebpf.VariableSpec `ebpf:"off_conn_bufr"`
+	OffConnCurReq        *ebpf.VariableSpec `ebpf:"off_conn_cur_req"`
+	OffConnR             *ebpf.VariableSpec `ebpf:"off_conn_r"`
+	OffConnReaderConn    *ebpf.VariableSpec `ebpf:"off_conn_reader_conn"`
 	OffCtxParent         *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
 	OffG_goid            *ebpf.VariableSpec `ebpf:"off_g_goid"`
 	OffG_m               *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffG_sched           *ebpf.VariableSpec `ebpf:"off_g_sched"`
+	OffGobufCtxt         *ebpf.VariableSpec `ebpf:"off_gobuf_ctxt"`
 	OffM_curg            *ebpf.VariableSpec `ebpf:"off_m_curg"`
 	OffPatternStr        *ebpf.VariableSpec `ebpf:"off_pattern_str"`
 	OffReaderBuf         *ebpf.VariableSpec `ebpf:"off_reader_buf"`
@@ -265,10 +281,16 @@ func (m *serverMaps) Close() error {
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverVariables struct {
+	CurReqData           *ebpf.Variable `ebpf:"cur_req_data"`
 	OffConnBufr          *ebpf.Variable `ebpf:"off_conn_bufr"`
+	OffConnCurReq        *ebpf.Variable `ebpf:"off_conn_cur_req"`
+	OffConnR             *ebpf.Variable `ebpf:"off_conn_r"`
+	OffConnReaderConn    *ebpf.Variable `ebpf:"off_conn_reader_conn"`
 	OffCtxParent         *ebpf.Variable `ebpf:"off_ctx_parent"`
 	OffG_goid            *ebpf.Variable `ebpf:"off_g_goid"`
 	OffG_m               *ebpf.Variable `ebpf:"off_g_m"`
+	OffG_sched           *ebpf.Variable `ebpf:"off_g_sched"`
+	OffGobufCtxt         *ebpf.Variable `ebpf:"off_gobuf_ctxt"`
 	OffM_curg            *ebpf.Variable `ebpf:"off_m_curg"`
 	OffPatternStr        *ebpf.Variable `ebpf:"off_pattern_str"`
 	OffReaderBuf         *ebpf.Variable `ebpf:"off_reader_buf"`
@@ -296,16 +318,20 @@ type serverVariables struct {
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverPrograms struct {
-	UprobeResponseFinishRequest      *ebpf.Program `ebpf:"uprobe_response_finishRequest"`
-	UprobeServerHandlerServeHTTP     *ebpf.Program `ebpf:"uprobe_serverHandler_ServeHTTP"`
-	UprobeServerHandlerServeHTTP_ret *ebpf.Program `ebpf:"uprobe_serverHandler_ServeHTTP_ret"`
+	UprobeConnServeBodyRegisterOnHitEOF *ebpf.Program `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
+	UprobeConnServeRegisterOnHitEOF     *ebpf.Program `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
+	UprobeResponseFinishRequest         *ebpf.Program `ebpf:"uprobe_response_finishRequest"`
+	UprobeServerHandlerServeHTTP_ret    *ebpf.Program `ebpf:"uprobe_serverHandler_ServeHTTP_ret"`
+	UprobeServerSpawn                   *ebpf.Program `ebpf:"uprobe_server_spawn"`
 }
 
 func (p *serverPrograms) Close() error {
 	return _ServerClose(
+		p.UprobeConnServeBodyRegisterOnHitEOF,
+		p.UprobeConnServeRegisterOnHitEOF,
 		p.UprobeResponseFinishRequest,
-		p.UprobeServerHandlerServeHTTP,
 		p.UprobeServerHandlerServeHTTP_ret,
+		p.UprobeServerSpawn,
 	)
 }
 
