@@ -400,6 +400,7 @@ func newOTLPClient(cfg Config) (otlptrace.Client, error) {
 				},
 				MinConnectTimeout: cfg.Timeout,
 			})),
+			otlptracegrpc.WithDialOption(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newExportCodec()))),
 		}
 		if cfg.Insecure {
 			// Explicit insecure credentials as well: credentials the

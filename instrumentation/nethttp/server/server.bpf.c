@@ -155,8 +155,10 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 }
 
 /* start_request opens the in-flight record of req (served through resp)
- * on goroutine goid, and registers its span for children. */
-static __always_inline void start_request(u64 goid, void *resp, void *req, void *req_ctx)
+ * on goroutine goid, and registers its span for children. Not inlined:
+ * inlined into both starting programs, it outgrew the BPF stack alongside
+ * their own variables. */
+static __noinline void start_request(u64 goid, void *resp, void *req, void *req_ctx)
 {
 	u32 zero = 0;
 	struct http_server_event *ev = bpf_map_lookup_elem(&scratch, &zero);
@@ -193,9 +195,9 @@ static __always_inline void start_request(u64 goid, void *resp, void *req, void 
 
 /* start_background_read starts the request of the connection whose
  * *connReader is cr, unless it is started already: a body read to its end
- * starts the background read again, maybe on another goroutine than the
- * handler's. cr comes from a closure that may belong to any code, so it
- * must lead back to itself through its conn before it counts. */
+ * starts the background read again, maybe on a goroutine that did not
+ * inherit the request. cr comes from a closure that may belong to any
+ * code, so it must lead back to itself through its conn before it counts. */
 static __always_inline void start_background_read(u64 goid, void *cr)
 {
 	void *conn = cr ? read_ptr(cr + off_conn_reader_conn) : 0;
@@ -221,14 +223,16 @@ SEC("uprobe")
 int uprobe_server_spawn(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
+	/* A goroutine inside a request starts no request: this is the end of a
+	 * request body, or a `go` statement of a handler (the common case,
+	 * answered here by one lookup). */
+	u64 goid = spawning_goroutine(ctx);
+	if (!goid || bpf_map_lookup_elem(&goroutine_spans, &goid))
+		return 0;
 	void *newg = (void *)GO_PARAM2(ctx);
 	void *fv = read_ptr(newg + off_g_sched + off_gobuf_ctxt);
-	void *cr = fv ? read_ptr(fv + 8) : 0;
-	if (!cr)
-		return 0;
-	u64 goid = spawning_goroutine(ctx);
-	if (goid)
-		start_background_read(goid, cr);
+	if (fv)
+		start_background_read(goid, read_ptr(fv + 8));
 	return 0;
 }
 
@@ -272,8 +276,11 @@ static __always_inline int finish_request(struct pt_regs *ctx, u64 resp_seen)
 {
 	u64 goid = goroutine_id(ctx);
 	struct http_server_event *active = bpf_map_lookup_elem(&active_requests, &goid);
+	/* Without a record (evicted by a flood) the goroutine must still leave
+	 * goroutine_spans, or the next request on its connection would look
+	 * started already (start_background_read). */
+	end_request_scope(goid, active ? active->ctx_ptr : 0);
 	if (active) {
-		end_request_scope(goid, active->ctx_ptr);
 		if (resp_seen && active->resp_ptr != resp_seen) {
 			count_drop(DROP_MISMATCHED_EXIT);
 			bpf_map_delete_elem(&active_requests, &goid);
