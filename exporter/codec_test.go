@@ -1,6 +1,9 @@
 package exporter
 
 import (
+	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -8,6 +11,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // gRPC's own codec, the reference
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // exportRequest is one batch of n spans as the exporter sends it.
@@ -111,5 +115,89 @@ func BenchmarkExportCodec(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/512, "ns/span")
 			b.SetBytes(int64(bytes))
 		})
+	}
+}
+
+// filled sets every field of m, recursively down to depth: repeated fields
+// get three elements, each filled from its own seed so that their oneofs
+// differ; some strings are long enough to need multi-byte lengths at
+// every level. A field the wire encoder does not know then shows up as a
+// difference from proto.Marshal.
+func filled(m protoreflect.Message, seed, depth int) {
+	fields := m.Descriptor().Fields()
+	oneofDone := map[protoreflect.FullName]bool{}
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if o := fd.ContainingOneof(); o != nil && !o.IsSynthetic() {
+			// One member a message: the seed picks which.
+			if oneofDone[o.FullName()] || o.Fields().Get(seed%o.Fields().Len()) != fd {
+				continue
+			}
+			oneofDone[o.FullName()] = true
+		}
+		if fd.Kind() == protoreflect.MessageKind && depth == 0 {
+			continue
+		}
+		if fd.IsList() {
+			l := m.Mutable(fd).List()
+			for j := range 3 {
+				if fd.Kind() == protoreflect.MessageKind {
+					e := l.NewElement()
+					filled(e.Message(), seed*7+j+1, depth-1)
+					l.Append(e)
+				} else {
+					l.Append(scalar(fd, seed*7+j+1))
+				}
+			}
+			continue
+		}
+		if fd.Kind() == protoreflect.MessageKind {
+			filled(m.Mutable(fd).Message(), seed*3+i+1, depth-1)
+			continue
+		}
+		m.Set(fd, scalar(fd, seed+i))
+	}
+}
+
+func scalar(fd protoreflect.FieldDescriptor, seed int) protoreflect.Value {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		n := []int{0, 5, 200, 20000}[seed%4] // "" is written only in a oneof
+		return protoreflect.ValueOfString(strings.Repeat(string(rune('a'+seed%26)), n))
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte{byte(seed), 0, byte(seed >> 8)}[:seed%4])
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(seed%3 != 0)
+	case protoreflect.Int32Kind:
+		return protoreflect.ValueOfInt32(int32(seed%5 - 2)) // negative, zero, positive
+	case protoreflect.Int64Kind:
+		return protoreflect.ValueOfInt64(int64(seed%5-2) << 40)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(uint32(seed % 3 * 300))
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(uint64(seed%3) << 50)
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(float64(seed%3) - 0.5)
+	case protoreflect.EnumKind:
+		vals := fd.Enum().Values()
+		return protoreflect.ValueOfEnum(vals.Get(seed % vals.Len()).Number())
+	}
+	panic(fmt.Sprintf("field %s: kind %s not covered by the test", fd.FullName(), fd.Kind()))
+}
+
+func TestWireMatchesProto(t *testing.T) {
+	for seed := range 12 {
+		req := &coltracev1.ExportTraceServiceRequest{}
+		filled(req.ProtoReflect(), seed, 7)
+		want, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := AppendTraceRequest(nil, req)
+		if !bytes.Equal(got, want) {
+			var back coltracev1.ExportTraceServiceRequest
+			err := proto.Unmarshal(got, &back)
+			t.Fatalf("seed %d: %d bytes, proto.Marshal %d (read back: %v, equal: %v)", seed, len(got), len(want), err, proto.Equal(&back, req))
+		}
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"runtime"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltracev1 "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/spanprobe/spanprobe/exporter"
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
@@ -123,8 +121,8 @@ func benchRecords() [][]byte {
 }
 
 // nullClient is an otlptrace.Client that serialises every export request
-// as gRPC's proto codec does (Size, then MarshalAppend with the cached size
-// into a pooled buffer) and sends nothing.
+// as the agent's gRPC codec does (exporter.AppendTraceRequest into a buffer
+// kept between exports) and sends nothing.
 type nullClient struct {
 	buf   []byte
 	bytes int
@@ -134,10 +132,7 @@ func (*nullClient) Start(context.Context) error { return nil }
 func (*nullClient) Stop(context.Context) error  { return nil }
 
 func (c *nullClient) UploadTraces(_ context.Context, rs []*tracev1.ResourceSpans) error {
-	req := &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs}
-	c.buf = slices.Grow(c.buf[:0], proto.Size(req))
-	var err error
-	c.buf, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(c.buf, req)
+	c.buf = exporter.AppendTraceRequest(c.buf[:0], &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs})
 	c.bytes += len(c.buf)
-	return err
+	return nil
 }
