@@ -10,39 +10,48 @@ import (
 )
 
 // BenchmarkUnloadedLatency measures the latency the agent adds to one
-// request at a time (no concurrency, one keep-alive connection), per route:
-// the median of 2,000 sequential requests without the agent, with it
-// (exporting over OTLP to a receiver that counts), and without it again,
-// in the same run. It reports the added median in microseconds.
+// request at a time (no concurrency, one keep-alive connection), per route.
+// Rounds alternate: 500 sequential requests with the agent attached
+// (exporting over OTLP to a receiver that counts), then 500 after it
+// detached, four times, so that the drift of a shared machine falls on
+// both sides; the added latency is the median of all requests with the
+// agent minus the median of all without, in microseconds.
 func BenchmarkUnloadedLatency(b *testing.B) {
 	requireBPF(b)
-	const n = 2000
+	const rounds, n = 4, 500
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	for _, route := range benchRoutes {
 		b.Run(route[1:], func(b *testing.B) {
 			url := "http://" + a.addr + route
 			sequential(b, url, 200) // warm-up
-			before := sequential(b, url, n)
-			rcv := startSpanCounter(b)
-			agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
-			waitAttached(b, agent)
-			sequential(b, url, 200)
-			with := sequential(b, url, n)
-			agent.stop(b, 15*time.Second)
-			rcv.stop()
-			after := sequential(b, url, n)
-			base := (before + after) / 2
-			added := with - base
-			b.Logf("%s unloaded p50: %v without the agent (%v before, %v after), %v with it: %v added",
-				route, base, before, after, with, added)
+			var with, without []time.Duration
+			for range rounds {
+				rcv := startSpanCounter(b)
+				agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
+				waitAttached(b, agent)
+				sequential(b, url, 50)
+				with = append(with, sequential(b, url, n)...)
+				agent.stop(b, 15*time.Second)
+				rcv.stop()
+				sequential(b, url, 50)
+				without = append(without, sequential(b, url, n)...)
+			}
+			added := median(with) - median(without)
+			b.Logf("%s unloaded p50: %v without the agent, %v with it: %v added (%d requests each, %d alternating rounds)",
+				route, median(without), median(with), added, len(with), rounds)
 			b.ReportMetric(float64(added)/float64(time.Microsecond), "added_p50_us")
 		})
 	}
 }
 
+func median(d []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(d))
+	return s[len(s)/2]
+}
+
 // sequential sends n GETs one after another on one connection and returns
-// their median latency.
-func sequential(b *testing.B, url string, n int) time.Duration {
+// their latencies.
+func sequential(b *testing.B, url string, n int) []time.Duration {
 	b.Helper()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -60,6 +69,5 @@ func sequential(b *testing.B, url string, n int) time.Duration {
 			b.Fatalf("GET %s: %s", url, resp.Status)
 		}
 	}
-	slices.Sort(d)
-	return d[n/2]
+	return d
 }
