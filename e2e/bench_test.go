@@ -28,9 +28,11 @@ var benchRoutes = []string{"/hello", "/chain", "/db"}
 // (a separate process) loads a route (benchRoutes) for a fixed time without
 // the agent (baseline), with `spanprobe --pid` exporting every span to an
 // OTLP receiver in this process that only counts spans (agent; see
-// spanCounter), and with export disabled (agent-noexport: probes, ring
-// buffer and span building only), alternating twice to spread the noise of
-// a shared 2-core machine over all modes. One iteration does everything;
+// spanCounter), with export disabled (agent-noexport: probes, ring
+// buffer and span building only), and with a program that does nothing on
+// each of the agent's probe sites (noop-probes: the floor, see
+// floor_test.go), alternating twice to spread the noise of a shared 2-core
+// machine over all modes. One iteration does everything;
 // run it as
 //
 //	go test ./e2e -run '^$' -bench AgentOverhead -benchtime 1x
