@@ -25,13 +25,20 @@ type exportCodec struct {
 
 func newExportCodec() exportCodec { return exportCodec{bufs: &keptBuffers{}, last: &atomic.Int64{}} }
 
+// maxRequestSize is the OTLP exporters' default limit on a serialised
+// request, which the codec enforces in their place (see newOTLPClient).
+const maxRequestSize = 64 << 20
+
 // Name is the content subtype: the requests are ordinary protobuf.
 func (exportCodec) Name() string { return "proto" }
 
 func (c exportCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if req, ok := v.(*coltracev1.ExportTraceServiceRequest); ok {
-		buf := c.bufs.Get(int(c.last.Load()))
+		buf := c.bufs.Get(int(min(c.last.Load(), keptBufferMaxSize)))
 		*buf = AppendTraceRequest((*buf)[:0], req)
+		if n := len(*buf); n > maxRequestSize {
+			return nil, fmt.Errorf("request message too large: %d bytes exceed %d (lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)", n, maxRequestSize)
+		}
 		c.last.Store(int64(len(*buf)))
 		return mem.BufferSlice{mem.NewBuffer(buf, c.bufs)}, nil
 	}

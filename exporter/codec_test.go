@@ -8,6 +8,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	coltracev1 "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // gRPC's own codec, the reference
 	"google.golang.org/protobuf/proto"
@@ -199,5 +200,18 @@ func TestWireMatchesProto(t *testing.T) {
 			err := proto.Unmarshal(got, &back)
 			t.Fatalf("seed %d: %d bytes, proto.Marshal %d (read back: %v, equal: %v)", seed, len(got), len(want), err, proto.Equal(&back, req))
 		}
+	}
+}
+
+// TestExportCodecSizeLimit: the OTLP client's own size check is off (it
+// measured every request), so the codec refuses what the check would have.
+func TestExportCodecSizeLimit(t *testing.T) {
+	c := newExportCodec()
+	big := &coltracev1.ExportTraceServiceRequest{ResourceSpans: []*tracev1.ResourceSpans{{SchemaUrl: strings.Repeat("x", maxRequestSize)}}}
+	if _, err := c.Marshal(big); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("a request over %d bytes: error %v, want one saying it is too large", maxRequestSize, err)
+	}
+	if _, err := c.Marshal(exportRequest(1)); err != nil {
+		t.Fatalf("a small request after a refused one: %v", err)
 	}
 }

@@ -400,7 +400,11 @@ func newOTLPClient(cfg Config) (otlptrace.Client, error) {
 				},
 				MinConnectTimeout: cfg.Timeout,
 			})),
+			// The codec enforces the request size limit on the bytes it
+			// writes: the client's own check measures every request with
+			// proto.Size first, a tenth of the agent's CPU under load.
 			otlptracegrpc.WithDialOption(grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newExportCodec()))),
+			otlptracegrpc.WithMaxRequestSize(0),
 		}
 		if cfg.Insecure {
 			// Explicit insecure credentials as well: credentials the

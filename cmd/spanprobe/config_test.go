@@ -65,6 +65,16 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("memory limit %d, want %d", c.memoryLimit, want)
 			}
 		}},
+		{name: "one P by default", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
+			if c.maxProcs != 1 {
+				t.Errorf("GOMAXPROCS %d, want 1", c.maxProcs)
+			}
+		}},
+		{name: "GOMAXPROCS wins", args: []string{"--pid", "1"}, env: map[string]string{"GOMAXPROCS": "4"}, check: func(t *testing.T, c config) {
+			if c.maxProcs != 0 {
+				t.Errorf("GOMAXPROCS %d with GOMAXPROCS set, want 0 (the runtime's)", c.maxProcs)
+			}
+		}},
 		{name: "GOMEMLIMIT wins", args: []string{"--pid", "1"}, env: map[string]string{"GOMEMLIMIT": "off"}, check: func(t *testing.T, c config) {
 			if c.memoryLimit != 0 {
 				t.Errorf("memory limit %d with GOMEMLIMIT set, want 0 (the runtime's)", c.memoryLimit)

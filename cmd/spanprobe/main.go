@@ -55,6 +55,10 @@ func run() int {
 		debug.SetMemoryLimit(cfg.memoryLimit)
 		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
 	}
+	if cfg.maxProcs > 0 {
+		// Not through the environment: a launched program inherits that.
+		runtime.GOMAXPROCS(cfg.maxProcs)
+	}
 	if err := agent.CheckPrivileges(); err != nil {
 		return fail(err, 1)
 	}
