@@ -188,10 +188,7 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	}
 	agent := startAgent(b, env, "--pid", strconv.Itoa(pid), "--health-addr", health)
 	waitAttached(b, agent)
-	ours := uprobeRunCounts(b)
-	for id := range before {
-		delete(ours, id) // programs of someone else
-	}
+	ours := newPrograms(b, before)
 
 	cpu0, self0 := procCPU(b, agent.pid()), procCPU(b, os.Getpid())
 	rss := sampleRSS(b, agent.pid())
@@ -269,6 +266,17 @@ type progStats struct {
 // run by the same trap: their runs are not uprobe hits.
 var sharesTrap = map[string]bool{
 	"uprobe_server_spawn": true, // the goroutine lineage site (server.bpf.c)
+}
+
+// newPrograms returns the uprobe programs loaded since the snapshot before:
+// the ones just attached, not someone else's.
+func newPrograms(b *testing.B, before map[int]progStats) map[int]progStats {
+	b.Helper()
+	progs := uprobeRunCounts(b)
+	for id := range before {
+		delete(progs, id)
+	}
+	return progs
 }
 
 // probeCost returns the uprobe hits and the BPF run time of the programs of

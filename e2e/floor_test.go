@@ -106,10 +106,7 @@ func measureFloor(b *testing.B, wrk, url string, pid int, offs []uint64, d time.
 	b.Helper()
 	before := uprobeRunCounts(b)
 	detach := attachNoop(b, pid, offs)
-	ours := uprobeRunCounts(b)
-	for id := range before {
-		delete(ours, id)
-	}
+	ours := newPrograms(b, before)
 	res := runWrk(b, wrk, url, pid, d)
 	after := uprobeRunCounts(b)
 	detach()
