@@ -3,12 +3,10 @@ package exporter
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	coltracev1 "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/protobuf/proto"
 )
 
 // exportCodec serialises OTLP/gRPC requests for less than gRPC's own proto
@@ -16,14 +14,13 @@ import (
 // measure it all again, into a buffer from a sync.Pool that every garbage
 // collection empties: under load each export then walked the spans three
 // times and faulted a fresh buffer of a few hundred KB in. Here trace
-// requests are written in one pass (wire.go), anything else with the sizes
-// proto.Size caches, and the buffers are kept between exports.
+// requests are written in one pass (wire.go) into buffers kept between
+// exports; anything else goes to gRPC's codec.
 type exportCodec struct {
 	bufs *keptBuffers
-	last *atomic.Int64 // the last request's size: the next one's first guess
 }
 
-func newExportCodec() exportCodec { return exportCodec{bufs: &keptBuffers{}, last: &atomic.Int64{}} }
+func newExportCodec() exportCodec { return exportCodec{bufs: &keptBuffers{}} }
 
 // maxRequestSize is the OTLP exporters' default limit on a serialised
 // request, which the codec enforces in their place (see newOTLPClient).
@@ -33,27 +30,17 @@ const maxRequestSize = 64 << 20
 func (exportCodec) Name() string { return "proto" }
 
 func (c exportCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if req, ok := v.(*coltracev1.ExportTraceServiceRequest); ok {
-		buf := c.bufs.Get(int(min(c.last.Load(), keptBufferMaxSize)))
-		*buf = AppendTraceRequest((*buf)[:0], req)
-		if n := len(*buf); n > maxRequestSize {
-			return nil, fmt.Errorf("request message too large: %d bytes exceed %d (lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)", n, maxRequestSize)
-		}
-		c.last.Store(int64(len(*buf)))
-		return mem.BufferSlice{mem.NewBuffer(buf, c.bufs)}, nil
-	}
-	m, ok := v.(proto.Message)
+	req, ok := v.(*coltracev1.ExportTraceServiceRequest)
 	if !ok {
-		return nil, fmt.Errorf("encoding %T: not a protobuf message", v)
+		return encoding.GetCodecV2("proto").Marshal(v)
 	}
-	size := proto.Size(m)
-	buf := c.bufs.Get(size)
-	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend((*buf)[:0], m)
-	if err != nil {
-		c.bufs.Put(buf)
-		return nil, err
+	// Any kept buffer will do: appending grows it to the batch's size, and
+	// the larger ones are what stay kept.
+	buf := c.bufs.Get(0)
+	*buf = AppendTraceRequest((*buf)[:0], req)
+	if n := len(*buf); n > maxRequestSize {
+		return nil, fmt.Errorf("request message too large: %d bytes exceed %d (lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)", n, maxRequestSize)
 	}
-	*buf = out
 	return mem.BufferSlice{mem.NewBuffer(buf, c.bufs)}, nil
 }
 
