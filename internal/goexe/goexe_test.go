@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -539,35 +540,52 @@ func checkRetSites(t *testing.T, goCmd *exec.Cmd, fn string, paths ...string) []
 	if len(want) == 0 {
 		t.Fatalf("objdump shows no RET in %s", fn)
 	}
+	compareSites(t, "RetSites", want, paths, func(b *Binary) []Site {
+		f := mustFunc(t, b, fn)
+		sites, err := b.RetSites(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sites {
+			if s.Inst != "RET" || s.Emulated || s.Offset != f.Offset+(s.Addr-f.Addr) {
+				t.Errorf("%s: site %+v, want a RET, not emulated, at the matching offset", b.Path, s)
+			}
+			if raw := fileAt(t, b.Path, s.Offset, 1); raw[0] != 0xc3 {
+				t.Errorf("%s: byte at offset %#x is %#x, want RET (0xc3)", b.Path, s.Offset, raw[0])
+			}
+		}
+		return sites
+	})
+	return want
+}
+
+// compareSites opens each binary, takes the sites sitesOf finds (and
+// checks) there, and compares their addresses with want, objdump's.
+func compareSites(t *testing.T, what string, want []uint64, paths []string, sitesOf func(b *Binary) []Site) {
+	t.Helper()
 	for _, path := range paths {
 		b, err := Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer b.Close()
-		f, err := b.Func(fn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sites, err := b.RetSites(f)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got []uint64
-		for _, s := range sites {
+		for _, s := range sitesOf(b) {
 			got = append(got, s.Addr)
-			if s.Inst != "RET" || s.Emulated || s.Offset != f.Offset+(s.Addr-f.Addr) {
-				t.Errorf("%s: site %+v, want a RET, not emulated, at the matching offset", path, s)
-			}
-			if raw := fileAt(t, path, s.Offset, 1); raw[0] != 0xc3 {
-				t.Errorf("%s: byte at offset %#x is %#x, want RET (0xc3)", path, s.Offset, raw[0])
-			}
 		}
+		b.Close()
 		if !slices.Equal(got, want) {
-			t.Errorf("%s: RetSites = %#x, objdump says %#x", path, got, want)
+			t.Errorf("%s: %s = %#x, objdump shows %#x", path, what, got, want)
 		}
 	}
-	return want
+}
+
+func mustFunc(t *testing.T, b *Binary, name string) Func {
+	t.Helper()
+	f, err := b.Func(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestEntrySite(t *testing.T) {
@@ -584,10 +602,7 @@ func TestEntrySite(t *testing.T) {
 		for _, name := range []string{"plain", "stripped"} {
 			t.Run(name+"/"+tt.fn, func(t *testing.T) {
 				b := openFixture(t, name)
-				f, err := b.Func(tt.fn)
-				if err != nil {
-					t.Fatal(err)
-				}
+				f := mustFunc(t, b, tt.fn)
 				s, err := b.EntrySite(f)
 				if err != nil {
 					t.Fatal(err)
@@ -800,35 +815,18 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 	if len(want) == 0 {
 		t.Fatalf("objdump shows no CALL %s in %s", callee, caller)
 	}
-	for _, path := range paths {
-		b, err := Open(path)
+	compareSites(t, fmt.Sprintf("CallSites(%s, %s)", caller, callee), want, paths, func(b *Binary) []Site {
+		sites, err := b.CallSites(mustFunc(t, b, caller), mustFunc(t, b, callee))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer b.Close()
-		from, err := b.Func(caller)
-		if err != nil {
-			t.Fatal(err)
-		}
-		to, err := b.Func(callee)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sites, err := b.CallSites(from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []uint64
 		for _, s := range sites {
-			got = append(got, s.Addr)
 			if !s.Emulated {
-				t.Errorf("%s: call site %+v is not emulated", path, s)
+				t.Errorf("%s: call site %+v is not emulated", b.Path, s)
 			}
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: CallSites(%s, %s) = %#x, objdump shows %#x", path, caller, callee, got, want)
-		}
-	}
+		return sites
+	})
 }
 
 func TestRetSitesRejectsUndecodable(t *testing.T) {
@@ -846,10 +844,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := b.Func("main.classify")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustFunc(t, b, "main.classify")
 	for i := range 2 {
 		if err := b.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)
