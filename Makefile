@@ -42,7 +42,7 @@ image:
 
 # Regenerates the committed bpf2go output (needs clang and llvm-strip).
 generate:
-	$(GO) generate ./instrumentation/...
+	$(GO) generate ./bpf/... ./instrumentation/...
 
 check-generated: generate
 	@git diff --exit-code --stat -- '*_bpfel.go' '*_bpfel.o' || { echo "generated files are stale: run make generate" >&2; exit 1; }

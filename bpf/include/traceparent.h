@@ -29,6 +29,7 @@ struct head_scan_buf {
 struct head_scan {
 	const char *b; /* a struct head_scan_buf */
 	u32 n;         /* bytes in b */
+	u32 pos;       /* scan position */
 	u32 head;      /* where the last request head in b starts */
 	s32 value;     /* where the last traceparent value of that head starts; -1: none */
 };
@@ -45,27 +46,62 @@ static __always_inline int is_traceparent_name(const char *p)
 	return 1;
 }
 
-/* scan_head_byte is the bpf_loop body: at every line feed it notes either
- * a blank line (the end of a head: a pipelined next head may follow, and
- * only the last one is the current request's) or a traceparent line. */
-static long scan_head_byte(u32 i, struct head_scan *st)
+/* scan_line_feed looks at the line feed at i: either a blank line ends
+ * (the end of a head: a pipelined next head may follow, and only the last
+ * one is the current request's) or a traceparent line may start after it. */
+static __always_inline void scan_line_feed(struct head_scan *st, u32 i)
 {
-	if (i >= st->n)
-		return 1;
 	const char *b = st->b;
 	u32 j = i & HEAD_SCAN_MASK;
-	if (b[j] != '\n')
-		return 0;
 	u32 next = i + 1;
 	if (j >= 2 && b[(j - 1) & HEAD_SCAN_MASK] == '\r' && b[(j - 2) & HEAD_SCAN_MASK] == '\n') {
 		if (next < st->n) {
 			st->head = next;
 			st->value = -1;
 		}
-		return 0;
+		return;
 	}
 	if (next + TRACEPARENT_NAME_LEN <= st->n && is_traceparent_name(b + (next & HEAD_SCAN_MASK)))
 		st->value = next + TRACEPARENT_NAME_LEN;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* scan_head_step is the bpf_loop body: it moves st->pos to the next line
+ * feed and looks at it, eight bytes a word. A call per byte cost ~3 us on
+ * a browser's 700-byte head; this makes about one call per line feed and
+ * per word without one. The zero-byte test on x ^ "\n\n..." flags the
+ * first line feed of a word exactly (a later flag can be a borrow's, which
+ * the byte check drops). */
+static long scan_head_step(u32 unused, struct head_scan *st)
+{
+	u32 i = st->pos;
+	if (i >= st->n)
+		return 1;
+	u32 word = i & ~7U;
+	u64 x = *(const u64 *)(st->b + (word & HEAD_SCAN_MASK)) ^ (ONES * '\n');
+	u64 lf = (x - ONES) & ~x & HIGHS;
+	lf &= ~0ULL << (8 * (i - word)); /* bytes before pos are done */
+	if (!lf) {
+		st->pos = word + 8;
+		return 0;
+	}
+	u32 k = 0; /* the lowest flagged byte */
+	if (!(lf & 0xffffffffULL)) {
+		k += 4;
+		lf >>= 32;
+	}
+	if (!(lf & 0xffff)) {
+		k += 2;
+		lf >>= 16;
+	}
+	if (!(lf & 0xff))
+		k += 1;
+	u32 at = word + k;
+	st->pos = at + 1;
+	if (at < st->n && st->b[at & HEAD_SCAN_MASK] == '\n')
+		scan_line_feed(st, at);
 	return 0;
 }
 
@@ -138,7 +174,8 @@ static __always_inline int find_traceparent(struct head_scan *st, struct span_co
 {
 	st->head = 0;
 	st->value = -1;
-	bpf_loop(st->n, scan_head_byte, st, 0);
+	st->pos = 0;
+	bpf_loop(st->n, scan_head_step, st, 0); /* at least a byte a call */
 	if (st->value < 0)
 		return 0;
 	u32 v = st->value;
