@@ -3,13 +3,17 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sys/unix"
 
 	"github.com/spanprobe/spanprobe/internal/metrics"
 )
@@ -56,9 +60,20 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 	go a.syncDrops(syncCtx)
 
 	// The probes submit without waking the reader (see common.h), so the
-	// reader polls: a deadline makes ReadInto return whatever is in the
-	// ring, then ErrDeadlineExceeded once it is empty.
-	a.reader.SetDeadline(time.Now().Add(pollInterval))
+	// reader polls. It never blocks in the ring's own epoll_wait: a thread
+	// blocked in a syscall holds the agent's only P, so the runtime's
+	// monitor takes it back and keeps polling every 20 us, a thread switch
+	// each time. Reads never wait (a deadline in the past makes ReadInto
+	// return ErrDeadlineExceeded once the ring is empty); waits go through
+	// the Go netpoller instead (ringWaiter).
+	w, werr := newRingWaiter(a.shared["events"])
+	if werr != nil {
+		a.log.Debug("ring buffer wake-ups not pollable, blocking reads", "error", werr)
+		a.reader.SetDeadline(time.Now().Add(pollInterval))
+	} else {
+		defer w.close()
+		a.reader.SetDeadline(time.Unix(1, 0))
+	}
 	var rec ringbuf.Record
 	var s tracetest.SpanStub
 	for {
@@ -68,7 +83,11 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 				if ctx.Err() != nil {
 					return nil // the ring is drained
 				}
-				a.reader.SetDeadline(time.Now().Add(pollInterval))
+				if w == nil {
+					a.reader.SetDeadline(time.Now().Add(pollInterval))
+				} else if err := w.wait(pollInterval); err != nil {
+					return fmt.Errorf("waiting for ring buffer: %w", err)
+				}
 				continue
 			case errors.Is(err, ringbuf.ErrClosed):
 				return nil
@@ -80,6 +99,50 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 		}
 	}
 }
+
+// ringWaiter waits for the ring buffer's wake-ups (BPF_RB_FORCE_WAKEUP)
+// through the Go netpoller, on a non-blocking duplicate of the map's fd.
+type ringWaiter struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newRingWaiter(m *ebpf.Map) (*ringWaiter, error) {
+	fd, err := unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicating ring buffer fd: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("making ring buffer fd non-blocking: %w", err)
+	}
+	w := &ringWaiter{f: os.NewFile(uintptr(fd), "ringbuf")}
+	// A deadline can be set only on a file the netpoller took.
+	if err := w.f.SetReadDeadline(time.Time{}); err != nil {
+		w.f.Close()
+		return nil, err
+	}
+	if w.rc, err = w.f.SyscallConn(); err != nil {
+		w.f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// wait returns when the probes wake the reader or after d.
+func (w *ringWaiter) wait(d time.Duration) error {
+	if err := w.f.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return err
+	}
+	woken := false // the first call asks the netpoller to wait
+	err := w.rc.Read(func(uintptr) bool { r := woken; woken = true; return r })
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+func (w *ringWaiter) close() { w.f.Close() }
 
 // Decoder turns ring-buffer records into spans: the user-space half of an
 // attachment without the ring buffer, so that the path from record to span
