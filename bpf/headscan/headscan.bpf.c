@@ -12,6 +12,8 @@ struct scan_case {
 	u32 n;     /* bytes of b to scan */
 	s32 found; /* out: find_traceparent's result */
 	u32 head;  /* out: where the last head starts */
+	s32 ua;    /* out: where its User-Agent value starts, -1: none */
+	s32 ua_end; /* out: the line feed after it, -1: none */
 	u32 _pad;
 	struct span_context sc; /* out: the parsed traceparent */
 };
@@ -35,8 +37,10 @@ int scan_head(struct scan_case *c)
 	u32 n = c->n > HEAD_SCAN_MAX ? HEAD_SCAN_MAX : c->n;
 	struct head_scan st = {.b = hb->b, .n = n};
 	struct span_context sc = {};
-	c->found = find_traceparent(&st, &sc);
+	c->found = scan_request_head(&st, &sc);
 	c->head = st.head;
+	c->ua = st.ua;
+	c->ua_end = st.ua_end;
 	__builtin_memcpy(&c->sc, &sc, sizeof(sc));
 	return 0;
 }

@@ -23,32 +23,40 @@ const (
 type want struct {
 	found         int32 // 1 valid, 0 none, -1 invalid
 	head          uint32
+	ua, uaEnd     int32 // the User-Agent value and the line feed after it, -1: none
 	trace, parent [16]byte // parent in the first 8 bytes
 	flags         byte
 }
 
 // reference is the scan's contract written plainly: the current head
 // starts after the last blank line ("\n\r\n") that has bytes after it; a
-// line of that head whose name folds to "traceparent:" (ASCII | 0x20, as
-// the probe compares) gives the value, the last such line winning.
+// line of that head whose name folds to "traceparent:" or "user-agent:"
+// (ASCII | 0x20, as the probe compares) gives that value, the last such
+// line winning; a User-Agent value ends at the next line feed.
 func reference(b []byte) want {
 	b = b[:min(len(b), scanMax)]
 	n := len(b)
-	var w want
+	w := want{ua: -1, uaEnd: -1}
 	value := -1
 	for j := 0; j < n; j++ {
 		if b[j] != '\n' {
 			continue
 		}
+		if w.ua >= 0 && w.uaEnd < 0 {
+			w.uaEnd = int32(j)
+		}
 		if j >= 2 && b[j-1] == '\r' && b[j-2] == '\n' {
 			if j+1 < n {
 				w.head = uint32(j + 1)
-				value = -1
+				value, w.ua, w.uaEnd = -1, -1, -1
 			}
 			continue
 		}
-		if j+1+nameLen <= n && foldsTo(b[j+1:j+1+nameLen], "traceparent:") {
+		switch line := b[j+1:]; {
+		case len(line) >= nameLen && foldsTo(line[:nameLen], "traceparent:"):
 			value = j + 1 + nameLen
+		case len(line) >= len("user-agent:") && foldsTo(line[:len("user-agent:")], "user-agent:"):
+			w.ua, w.uaEnd = int32(j+1+len("user-agent:")), -1
 		}
 	}
 	if value < 0 {
@@ -143,7 +151,7 @@ func (s *scanner) scan(t *testing.T, b []byte) want {
 	if err != nil || ret != 0 {
 		t.Fatalf("running the scan program: ret %d, %v", ret, err)
 	}
-	w := want{found: out.Found, head: out.Head, trace: out.Sc.TraceId, flags: out.Sc.Flags}
+	w := want{found: out.Found, head: out.Head, ua: out.Ua, uaEnd: out.UaEnd, trace: out.Sc.TraceId, flags: out.Sc.Flags}
 	copy(w.parent[:8], out.Sc.SpanId[:])
 	if w.found != 1 {
 		w.trace, w.parent, w.flags = [16]byte{}, [16]byte{}, 0 // undefined then
@@ -160,8 +168,9 @@ func check(t *testing.T, s *scanner, what string, b []byte) {
 		exp.trace, exp.parent, exp.flags = [16]byte{}, [16]byte{}, 0
 	}
 	if got != exp {
-		t.Errorf("%s:\n%q\n got found=%d head=%d trace=%x parent=%x flags=%d\nwant found=%d head=%d trace=%x parent=%x flags=%d",
-			what, b, got.found, got.head, got.trace, got.parent[:8], got.flags, exp.found, exp.head, exp.trace, exp.parent[:8], exp.flags)
+		t.Errorf("%s:\n%q\n got found=%d head=%d ua=%d..%d trace=%x parent=%x flags=%d\nwant found=%d head=%d ua=%d..%d trace=%x parent=%x flags=%d",
+			what, b, got.found, got.head, got.ua, got.uaEnd, got.trace, got.parent[:8], got.flags,
+			exp.found, exp.head, exp.ua, exp.uaEnd, exp.trace, exp.parent[:8], exp.flags)
 	}
 }
 
@@ -198,13 +207,18 @@ func TestScanCases(t *testing.T) {
 		"truncated value":   head() + "GET / HTTP/1.1\r\ntraceparent: " + validTP[:20],
 		"name cut":          "GET / HTTP/1.1\r\ntracepar",
 		"blank line at end": head("traceparent: " + validTP + "\r\n"),
+		"user agent":        head("User-Agent: Mozilla/5.0 (X11)\r\n"),
+		"user agent, case":  head("user-AGENT:x/1\r\n", "traceparent: "+validTP+"\r\n"),
+		"user agent cut":    "GET / HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (X1",
+		"user agent before": head("User-Agent: old\r\n") + head("Accept: */*\r\n"),
+		"two user agents":   head("User-Agent: a\r\n", "User-Agent: b\r\n"),
 	}
 	for what, b := range cases {
 		check(t, s, what, []byte(b))
 	}
 	// Every alignment of the line feeds against the scan's 8-byte words.
 	for pad := range 24 {
-		b := head("X-Pad: "+strings.Repeat("p", pad)+"\r\n", "traceparent: "+validTP+"\r\n", "Accept: */*\r\n")
+		b := head("X-Pad: "+strings.Repeat("p", pad)+"\r\n", "traceparent: "+validTP+"\r\n", "User-Agent: ua/1\r\n", "Accept: */*\r\n")
 		check(t, s, fmt.Sprintf("pad %d", pad), []byte(b))
 		check(t, s, fmt.Sprintf("pad %d, pipelined", pad), []byte(b+b[:pad+30]))
 	}
@@ -215,7 +229,7 @@ func TestScanCases(t *testing.T) {
 func TestScanRandom(t *testing.T) {
 	s := newScanner(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	names := []string{"Host", "User-Agent", "Accept", "Cookie", "X-Request-Id", "traceparent", "Traceparent", "TRACEPARENT", "tracestate", "traceparentx", "Content-Length"}
+	names := []string{"Host", "User-Agent", "user-agent", "User-Agentx", "Accept", "Cookie", "X-Request-Id", "traceparent", "Traceparent", "TRACEPARENT", "tracestate", "traceparentx", "Content-Length"}
 	tps := []string{validTP, "00-" + strings.Repeat("ab", 16) + "-" + strings.Repeat("cd", 8) + "-00", strings.ToUpper(validTP), "01" + validTP[2:] + "-x", validTP[:30], "garbage"}
 	randomText := func(n int, alphabet string) string {
 		var sb strings.Builder
@@ -243,7 +257,7 @@ func TestScanRandom(t *testing.T) {
 			b = b[:rng.IntN(len(b)+1)] // a cut buffer
 		}
 		if i%11 == 0 {
-			b = []byte(randomText(rng.IntN(300), "\r\n\v\t :tracepTRACEP0-1af"))
+			b = []byte(randomText(rng.IntN(300), "\r\n\v\t :tracepTRACEP0-1afusg"))
 		}
 		if i%97 == 0 {
 			b = append(bytes.Repeat([]byte("X-Long: "+strings.Repeat("l", 90)+"\r\n"), 50), b...) // past 4096

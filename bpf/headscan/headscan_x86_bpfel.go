@@ -40,6 +40,8 @@ type headscanScanCase struct {
 	N     uint32
 	Found int32
 	Head  uint32
+	Ua    int32
+	UaEnd int32
 	Pad   uint32
 	Sc    headscanSpanContext
 }

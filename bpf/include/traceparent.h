@@ -19,7 +19,7 @@
 #define HEAD_SCAN_MAX 4096
 #define HEAD_SCAN_MASK (HEAD_SCAN_MAX - 1)
 /* Slack after the scanned bytes, so reads at any masked index (a header
- * name, a value, a copied head) stay inside the buffer. */
+ * name, a value, a copied User-Agent) stay inside the buffer. */
 #define HEAD_SCAN_SLACK 512
 
 struct head_scan_buf {
@@ -32,37 +32,52 @@ struct head_scan {
 	u32 pos;       /* scan position */
 	u32 head;      /* where the last request head in b starts */
 	s32 value;     /* where the last traceparent value of that head starts; -1: none */
+	s32 ua;        /* where the last User-Agent value of that head starts; -1: none */
+	s32 ua_end;    /* the line feed that ends it; -1: not seen */
 };
 
-static __always_inline int is_traceparent_name(const char *p)
+#define USER_AGENT_NAME_LEN 11 /* "user-agent:" */
+
+/* header_name_is reports whether p starts with name, a lower-case header
+ * name with its colon: ASCII letters fold to lower case with 0x20, and '-'
+ * and ':' already have that bit. */
+static __always_inline int header_name_is(const char *p, const char *name, int len)
 {
-	const char name[] = "traceparent:";
 #pragma unroll
-	for (int k = 0; k < TRACEPARENT_NAME_LEN; k++) {
-		/* ASCII letters fold to lower case with 0x20; ':' already has it. */
+	for (int k = 0; k < len; k++) {
 		if ((p[k] | 0x20) != name[k])
 			return 0;
 	}
 	return 1;
 }
 
-/* scan_line_feed looks at the line feed at i: either a blank line ends
- * (the end of a head: a pipelined next head may follow, and only the last
- * one is the current request's) or a traceparent line may start after it. */
+/* scan_line_feed looks at the line feed at i. It ends an open User-Agent
+ * line; then either a blank line ends (the end of a head: a pipelined next
+ * head may follow, and only the last one is the current request's) or a
+ * traceparent or User-Agent line may start after it. */
 static __always_inline void scan_line_feed(struct head_scan *st, u32 i)
 {
 	const char *b = st->b;
 	u32 j = i & HEAD_SCAN_MASK;
 	u32 next = i + 1;
+	if (st->ua >= 0 && st->ua_end < 0)
+		st->ua_end = i;
 	if (j >= 2 && b[(j - 1) & HEAD_SCAN_MASK] == '\r' && b[(j - 2) & HEAD_SCAN_MASK] == '\n') {
 		if (next < st->n) {
 			st->head = next;
 			st->value = -1;
+			st->ua = -1;
+			st->ua_end = -1;
 		}
 		return;
 	}
-	if (next + TRACEPARENT_NAME_LEN <= st->n && is_traceparent_name(b + (next & HEAD_SCAN_MASK)))
+	const char *line = b + (next & HEAD_SCAN_MASK);
+	if (next + TRACEPARENT_NAME_LEN <= st->n && header_name_is(line, "traceparent:", TRACEPARENT_NAME_LEN)) {
 		st->value = next + TRACEPARENT_NAME_LEN;
+	} else if (next + USER_AGENT_NAME_LEN <= st->n && header_name_is(line, "user-agent:", USER_AGENT_NAME_LEN)) {
+		st->ua = next + USER_AGENT_NAME_LEN;
+		st->ua_end = -1;
+	}
 }
 
 #define ONES 0x0101010101010101ULL
@@ -167,13 +182,16 @@ static __always_inline int parse_traceparent(const char *p, struct span_context 
 	return 0;
 }
 
-/* find_traceparent scans st->n bytes of st->b for the last request head and
- * its traceparent. It returns 1 and fills sc for a valid header, 0 when
- * there is none, -1 for an invalid one (to be ignored, and counted). */
-static __always_inline int find_traceparent(struct head_scan *st, struct span_context *sc)
+/* scan_request_head scans st->n bytes of st->b for the last request head,
+ * its User-Agent line (st->ua to st->ua_end) and its traceparent. It
+ * returns 1 and fills sc for a valid traceparent, 0 when there is none, -1
+ * for an invalid one (to be ignored, and counted). */
+static __always_inline int scan_request_head(struct head_scan *st, struct span_context *sc)
 {
 	st->head = 0;
 	st->value = -1;
+	st->ua = -1;
+	st->ua_end = -1;
 	st->pos = 0;
 	bpf_loop(st->n, scan_head_step, st, 0); /* at least a byte a call */
 	if (st->value < 0)

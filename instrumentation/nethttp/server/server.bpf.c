@@ -30,7 +30,7 @@
 #define HOST_MAX 64
 #define REMOTE_MAX 48
 #define ROUTE_MAX 96
-#define HEAD_MAX 512
+#define USER_AGENT_MAX 256
 
 GO_OFFSET(off_request_method);
 GO_OFFSET(off_request_url);
@@ -83,17 +83,17 @@ struct http_server_event {
 	u16 host_len;
 	u16 remote_len;
 	u16 route_len;
-	u16 head_len;
+	u16 user_agent_len;
 	u8 _pad2[2];
 	char method[METHOD_MAX];
 	char path[URL_PATH_MAX];
 	char host[HOST_MAX];
 	char remote[REMOTE_MAX];
 	char route[ROUTE_MAX];
-	/* The first bytes of the raw request head as the connection's bufio.Reader
-	 * still holds them: user space finds User-Agent there without this probe
-	 * walking the Header map (whose layout changed in Go 1.24). */
-	char head[HEAD_MAX];
+	/* From the raw request head the connection's bufio.Reader still holds:
+	 * no walk of the Header map (whose layout changed in Go 1.24). Spaces
+	 * around the value and the CR are user space's to trim. */
+	char user_agent[USER_AGENT_MAX];
 };
 
 /* Built here, then copied into active_requests: too big for the BPF stack. */
@@ -124,11 +124,11 @@ struct {
 
 /* read_head finds the request head in the bytes the connection's
  * bufio.Reader holds (its read position r is just past the head), copies
- * its start into ev->head and parses its traceparent into incoming: 1 when
- * valid, 0 when absent, -1 when invalid. */
+ * its User-Agent value into ev and parses its traceparent into incoming:
+ * 1 when valid, 0 when absent, -1 when invalid. */
 static __always_inline int read_head(struct http_server_event *ev, void *resp, struct span_context *incoming)
 {
-	ev->head_len = 0;
+	ev->user_agent_len = 0;
 	void *conn = read_ptr(resp + off_response_conn);
 	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;
 	if (!bufr)
@@ -145,12 +145,16 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 	if (bpf_probe_read_user(hb->b, n, buf))
 		return 0;
 	struct head_scan st = {.b = hb->b, .n = n};
-	int found = find_traceparent(&st, incoming);
+	int found = scan_request_head(&st, incoming);
 
-	/* A fixed-size copy (the buffer's slack covers it); head_len says how
-	 * much of it is this request's. */
-	if (st.head < n && bpf_probe_read_kernel(ev->head, HEAD_MAX, hb->b + (st.head & HEAD_SCAN_MASK)) == 0)
-		ev->head_len = n - st.head > HEAD_MAX ? HEAD_MAX : n - st.head;
+	/* A fixed-size copy (the buffer's slack covers it); the length says how
+	 * much of it is the value. A line cut by the end of the buffer is left
+	 * out rather than reported short. */
+	if (st.ua >= 0 && st.ua_end > st.ua &&
+	    bpf_probe_read_kernel(ev->user_agent, USER_AGENT_MAX, hb->b + (st.ua & HEAD_SCAN_MASK)) == 0) {
+		u32 len = st.ua_end - st.ua;
+		ev->user_agent_len = len > USER_AGENT_MAX ? USER_AGENT_MAX : len;
+	}
 	return found;
 }
 

@@ -30,29 +30,29 @@ type serverHeadScanBuf struct {
 }
 
 type serverHttpServerEvent struct {
-	_          structs.HostLayout
-	Hdr        serverEventHeader
-	ReqPtr     uint64
-	RespPtr    uint64
-	CtxPtr     uint64
-	Status     int64
-	ProtoMajor int64
-	ProtoMinor int64
-	Tls        uint8
-	Pad        [1]uint8
-	MethodLen  uint16
-	PathLen    uint16
-	HostLen    uint16
-	RemoteLen  uint16
-	RouteLen   uint16
-	HeadLen    uint16
-	Pad2       [2]uint8
-	Method     [16]int8
-	Path       [128]int8
-	Host       [64]int8
-	Remote     [48]int8
-	Route      [96]int8
-	Head       [512]int8
+	_            structs.HostLayout
+	Hdr          serverEventHeader
+	ReqPtr       uint64
+	RespPtr      uint64
+	CtxPtr       uint64
+	Status       int64
+	ProtoMajor   int64
+	ProtoMinor   int64
+	Tls          uint8
+	Pad          [1]uint8
+	MethodLen    uint16
+	PathLen      uint16
+	HostLen      uint16
+	RemoteLen    uint16
+	RouteLen     uint16
+	UserAgentLen uint16
+	Pad2         [2]uint8
+	Method       [16]int8
+	Path         [128]int8
+	Host         [64]int8
+	Remote       [48]int8
+	Route        [96]int8
+	UserAgent    [256]int8
 }
 
 type serverOutgoingKey struct {

@@ -49,7 +49,7 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	host := probe.Bytes(ev.Host[:], ev.HostLen)
 	remote := probe.Bytes(ev.Remote[:], ev.RemoteLen)
 	route := routeFromPattern(probe.Bytes(ev.Route[:], ev.RouteLen))
-	ua := headerValue(probe.Bytes(ev.Head[:], ev.HeadLen), rawMethod, "user-agent")
+	ua := bytes.TrimSpace(probe.Bytes(ev.UserAgent[:], ev.UserAgentLen)) // the probe leaves the CR
 	nameMethod := httpconv.SpanName(method, "")
 
 	var t texts
@@ -130,33 +130,4 @@ func routeFromPattern(p []byte) []byte {
 		p = p[i:]
 	}
 	return p
-}
-
-// headerValue finds a header in the raw request head captured by the probe.
-// The head must start with the request's method (else the buffer holds
-// another request, e.g. a pipelined one) and the header line must end inside
-// the captured bytes: a cut value is not reported.
-func headerValue(head, m []byte, name string) []byte {
-	if len(m) == 0 || !bytes.HasPrefix(head, m) || len(head) <= len(m) || head[len(m)] != ' ' {
-		return nil
-	}
-	i := bytes.Index(head, []byte("\r\n"))
-	if i < 0 {
-		return nil
-	}
-	rest := head[i+2:]
-	for len(rest) > 0 {
-		end := bytes.Index(rest, []byte("\r\n"))
-		if end <= 0 {
-			return nil // end of headers, or the line is cut
-		}
-		line := rest[:end]
-		rest = rest[end+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !bytes.EqualFold(line[:colon], []byte(name)) {
-			continue
-		}
-		return bytes.TrimSpace(line[colon+1:])
-	}
-	return nil
 }
