@@ -83,9 +83,12 @@ struct {
 /* Waking the reader on every record costs the target an interrupt per
  * request (an irq_work self-IPI: a VM exit on virtualised hosts), measured
  * here at a third of the throughput. Records are submitted quietly; the
- * reader polls (instrumentation/probe) and is woken only when this much
- * has piled up, well before the ring fills. */
-#define RINGBUF_WAKEUP_BYTES (512 << 10)
+ * reader polls (instrumentation/probe) and is woken only when half the ring
+ * has piled up: each wake-up of an idle agent also restarts the Go
+ * runtime's monitor thread at a 20 us period for a millisecond or more,
+ * the largest part of the agent's CPU under load. The other half is ~80 ms
+ * of records at 25,000 requests/s. */
+#define RINGBUF_WAKEUP_BYTES (2 << 20)
 
 static __always_inline u64 ringbuf_submit_flags(void)
 {

@@ -41,8 +41,10 @@ func newAttachMetrics(reg *metrics.Registry) attachMetrics {
 var headerSize = int(unsafe.Sizeof(commonEventHeader{}))
 
 // pollInterval bounds how long a record waits in the ring when the probes
-// did not wake the reader: span latency, not loss.
-const pollInterval = 50 * time.Millisecond
+// did not wake the reader: span latency, not loss. Each poll that finds
+// records wakes an idle agent, which costs it far more than the records
+// (see RINGBUF_WAKEUP_BYTES in common.h).
+const pollInterval = 100 * time.Millisecond
 
 // Run reads the ring buffer until ctx ends or the Attachment is closed,
 // turning each record into a span for emit. Records are decoded in place by
