@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
@@ -76,7 +77,12 @@ type Pipeline struct {
 	// by one: a goroutine wake-up per span is a thread wake-up under load,
 	// which costs more than the span itself on virtualised hosts.
 	full chan struct{}
-	done chan struct{} // closed when the worker returns
+	// room is signalled each time the worker takes spans off the queue
+	// (WaitForRoom); stuck is set when a wait for it ran out and cleared by
+	// the next take, so a stuck exporter costs one wait, then drops.
+	room  chan struct{}
+	stuck atomic.Bool
+	done  chan struct{} // closed when the worker returns
 
 	// exportCtx is the parent of every export; Shutdown cancels it when its
 	// own ctx ends so a stuck export cannot outlive the caller's deadline.
@@ -157,6 +163,7 @@ func start(cfg Config, exp sdktrace.SpanExporter, reg *metrics.Registry, log *sl
 		exp:  exp,
 		stop: make(chan struct{}),
 		full: make(chan struct{}, 1),
+		room: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	const droppedHelp = "Spans lost before reaching the exporter's destination, by reason."
@@ -234,6 +241,32 @@ func (p *Pipeline) Enqueue(s sdktrace.ReadOnlySpan) {
 	}
 }
 
+// WaitForRoom returns once the queue can take a span, after at most
+// maxWait. A producer that hands over spans in bursts (the ring-buffer
+// reader drains thousands of records at a time) calls it before Enqueue:
+// on one P the worker runs only while the producer waits, so without it a
+// burst larger than the queue is dropped although the exporter keeps up.
+// It returns at once when export is off, and after a wait that ran out it
+// does not wait again until the worker takes spans: a stuck exporter must
+// cost counted drops, never a stalled producer.
+func (p *Pipeline) WaitForRoom(maxWait time.Duration) {
+	if p.queue == nil || len(p.queue) < cap(p.queue) || p.stuck.Load() {
+		return
+	}
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	for len(p.queue) == cap(p.queue) {
+		select {
+		case <-p.room:
+		case <-t.C:
+			p.stuck.Store(true)
+			return
+		case <-p.stop:
+			return
+		}
+	}
+}
+
 // Shutdown stops accepting spans, exports everything queued, then shuts the
 // exporter down. When ctx ends first, what is left is counted as dropped
 // (reason shutdown) and ctx's error is returned. Later calls return nil.
@@ -296,8 +329,10 @@ func (p *Pipeline) run() {
 	}
 }
 
-// take appends queued spans to batch until it is full or the queue empty.
+// take appends queued spans to batch until it is full or the queue empty,
+// then tells a producer waiting in WaitForRoom.
 func (p *Pipeline) take(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	defer p.madeRoom()
 	for len(batch) < p.cfg.MaxExportBatchSize {
 		select {
 		case s := <-p.queue:
@@ -307,6 +342,14 @@ func (p *Pipeline) take(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
 		}
 	}
 	return batch
+}
+
+func (p *Pipeline) madeRoom() {
+	p.stuck.Store(false)
+	select {
+	case p.room <- struct{}{}:
+	default:
+	}
 }
 
 // drain exports what is pending at Shutdown. Enqueue can no longer add to the

@@ -393,6 +393,80 @@ func TestQueueFullWhileCollectorSlow(t *testing.T) {
 	}
 }
 
+// stalledPipeline returns a pipeline (queue 20, batches of 5) whose worker
+// is stuck in an export the collector holds until release, with a full
+// queue.
+func stalledPipeline(t *testing.T) (p *Pipeline, reg *metrics.Registry, release func()) {
+	t.Helper()
+	rcv := otlptest.Start(t)
+	entered := make(chan struct{}, 10)
+	held := make(chan struct{})
+	rcv.SetHook(func(ctx context.Context, _ *coltracev1.ExportTraceServiceRequest) error {
+		entered <- struct{}{}
+		select {
+		case <-held:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	p, reg, _ = newPipeline(t, map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":    "http://" + rcv.Endpoint(),
+		"OTEL_BSP_MAX_QUEUE_SIZE":        "20",
+		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "5",
+		"OTEL_BSP_SCHEDULE_DELAY":        "3600000",
+	}, nil)
+	for i := range 5 {
+		p.Enqueue(testSpan(i, nil))
+	}
+	<-entered
+	for i := 5; i < 25; i++ {
+		p.Enqueue(testSpan(i, nil))
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { close(held) }) }
+	t.Cleanup(release)
+	return p, reg, release
+}
+
+// TestWaitForRoom: a producer waits while the queue is full until the
+// worker takes spans, and a stuck exporter costs it one bounded wait.
+func TestWaitForRoom(t *testing.T) {
+	t.Run("exporter answers", func(t *testing.T) {
+		p, reg, release := stalledPipeline(t)
+		waited := make(chan time.Duration)
+		go func() {
+			start := time.Now()
+			p.WaitForRoom(10 * time.Second)
+			waited <- time.Since(start)
+		}()
+		time.Sleep(50 * time.Millisecond)
+		release()
+		if d := <-waited; d < 40*time.Millisecond || d > 5*time.Second {
+			t.Errorf("WaitForRoom returned after %v, want soon after the exporter answered (50ms)", d)
+		}
+		if err := shutdown(t, p, 10*time.Second); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if c := readCounts(reg); c.exported != 25 || c.queueFull != 0 {
+			t.Errorf("counts = %+v, want 25 exported, none dropped", c)
+		}
+	})
+	t.Run("stuck exporter", func(t *testing.T) {
+		p, _, _ := stalledPipeline(t)
+		start := time.Now()
+		p.WaitForRoom(200 * time.Millisecond)
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("WaitForRoom returned after %v with a full queue and a stuck exporter, want about 200ms", d)
+		}
+		start = time.Now()
+		p.WaitForRoom(10 * time.Second)
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("second WaitForRoom took %v; after a wait ran out it must not wait again", d)
+		}
+	})
+}
+
 func closedPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -158,6 +158,11 @@ func (a *Agent) serveInBackground(ctx context.Context, t target) (stop func()) {
 	return func() { cancel(); <-served }
 }
 
+// queueWait bounds how long the ring-buffer reader waits for room in the
+// export queue: longer than an export under load takes, far shorter than
+// the ring (half of it is spare when the reader is woken) takes to fill.
+const queueWait = 50 * time.Millisecond
+
 // serve reads an attachment's events until ctx ends, then detaches.
 func (a *Agent) serve(ctx context.Context, t target) {
 	if t.att == nil {
@@ -169,6 +174,8 @@ func (a *Agent) serve(ctx context.Context, t target) {
 	emit := func(pid uint32, s *tracetest.SpanStub) {
 		s.Resource = a.resource(pid, t)
 		a.spans.Inc()
+		// The ring holds the rest of a drain meanwhile (see WaitForRoom).
+		a.pipeline.WaitForRoom(queueWait)
 		a.pipeline.Enqueue(s.Snapshot())
 	}
 	if err := t.att.Run(ctx, a.clock, emit); err != nil {
