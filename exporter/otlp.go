@@ -22,32 +22,42 @@ import (
 // of the OpenTelemetry OTLP exporters, which bring retries, TLS, headers and
 // compression) with a conversion of its own. otlptrace.Exporter converts
 // every attribute into three new protobuf objects, most of the agent's
-// allocations per span; here one batch's messages are reused by the next,
-// which is safe because UploadTraces has serialised the request by the time
-// it returns.
+// allocations per span. Here spanWriter writes the spans' wire format
+// directly, and for JSON batchEncoder builds messages that the next batch
+// reuses. Both are safe because UploadTraces has serialised the request by
+// the time it returns.
 type otlpExporter struct {
 	client otlptrace.Client
 
-	mu  sync.Mutex // the batch encoder serves one export at a time
-	enc batchEncoder
+	mu     sync.Mutex // the encoders serve one export at a time
+	direct bool       // client serialises with protobuf: spanWriter
+	w      spanWriter
+	enc    batchEncoder
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// newOTLPExporter starts client and returns an exporter over it.
-func newOTLPExporter(ctx context.Context, client otlptrace.Client) (*otlpExporter, error) {
+// newOTLPExporter starts client and returns an exporter over it. direct
+// says the client serialises its messages in protobuf's wire format (not
+// JSON), so spanWriter's messages can be handed to it.
+func newOTLPExporter(ctx context.Context, client otlptrace.Client, direct bool) (*otlpExporter, error) {
 	if err := client.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &otlpExporter{client: client}, nil
+	return &otlpExporter{client: client, direct: direct}, nil
 }
 
 func (e *otlpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	defer e.enc.reset()
-	rs := e.enc.encode(spans)
+	var rs []*tracev1.ResourceSpans
+	if e.direct {
+		rs = e.w.encode(spans)
+	} else {
+		defer e.enc.reset()
+		rs = e.enc.encode(spans)
+	}
 	if len(rs) == 0 {
 		return nil
 	}

@@ -1,7 +1,9 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -21,16 +23,24 @@ import (
 )
 
 // captureClient is an otlptrace.Client that keeps each request serialised,
-// as it would have gone on the wire.
+// as it would have gone on the wire, and checks that AppendTraceRequest
+// writes the same bytes as proto.Marshal.
 type captureClient struct{ reqs [][]byte }
 
 func (*captureClient) Start(context.Context) error { return nil }
 func (*captureClient) Stop(context.Context) error  { return nil }
 
 func (c *captureClient) UploadTraces(_ context.Context, rs []*tracev1.ResourceSpans) error {
-	b, err := proto.Marshal(&coltracev1.ExportTraceServiceRequest{ResourceSpans: rs})
+	req := &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if w := AppendTraceRequest(nil, req); !bytes.Equal(w, b) {
+		return fmt.Errorf("AppendTraceRequest wrote %d bytes unlike proto.Marshal's %d", len(w), len(b))
+	}
 	c.reqs = append(c.reqs, b)
-	return err
+	return nil
 }
 
 // odd is a span that uses what the agent's spans do not: every attribute
@@ -66,11 +76,18 @@ func odd(res *resource.Resource) sdktrace.ReadOnlySpan {
 	}.Snapshot()
 }
 
-// TestOTLPConversion checks the exporter's own conversion against
-// otlptrace's on the same batches, batch after batch (its messages are
-// reused), by comparing the decoded requests with resources in a fixed
-// order (otlptrace's comes from a map).
+// TestOTLPConversion checks the exporter's own conversions (spanWriter's
+// bytes, and batchEncoder's messages for http/json) against otlptrace's on
+// the same batches, batch after batch (their buffers are reused), by
+// comparing the decoded requests with resources in a fixed order
+// (otlptrace's comes from a map).
 func TestOTLPConversion(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testOTLPConversion(t, direct) })
+	}
+}
+
+func testOTLPConversion(t *testing.T, direct bool) {
 	cfg := Config{ServiceName: "svc"}
 	resA, resB := twoTargets(cfg)
 	batches := []struct {
@@ -93,7 +110,7 @@ func TestOTLPConversion(t *testing.T) {
 	}{"several pool chunks", big})
 
 	ours, theirs := &captureClient{}, &captureClient{}
-	exp, err := newOTLPExporter(t.Context(), ours)
+	exp, err := newOTLPExporter(t.Context(), ours, direct)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config, reg *metrics.Registry, log *slog.Logge
 		if err != nil {
 			return nil, err
 		}
-		if exp, err = newOTLPExporter(ctx, client); err != nil {
+		if exp, err = newOTLPExporter(ctx, client, cfg.Protocol != ProtocolHTTPJSON); err != nil {
 			return nil, fmt.Errorf("starting otlp/%s exporter for %s: %w", cfg.Protocol, cfg.Endpoint, err)
 		}
 	default:
@@ -127,13 +127,15 @@ func New(ctx context.Context, cfg Config, reg *metrics.Registry, log *slog.Logge
 // NewWithClient batches spans for an OTLP exporter over client, with cfg's
 // queue, batch and timing settings; cfg's exporter and endpoint settings are
 // ignored. It serves OTLP transports New does not build, and measuring the
-// pipeline without a network.
+// pipeline without a network. The client gets its spans as the unknown
+// fields of each ResourceSpans (see spanWriter): it must serialise them
+// with proto.Marshal or AppendTraceRequest.
 func NewWithClient(ctx context.Context, cfg Config, client otlptrace.Client, reg *metrics.Registry, log *slog.Logger) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.checkBatching(); err != nil {
 		return nil, err
 	}
-	exp, err := newOTLPExporter(ctx, client)
+	exp, err := newOTLPExporter(ctx, client, cfg.Protocol != ProtocolHTTPJSON)
 	if err != nil {
 		return nil, fmt.Errorf("starting otlp exporter: %w", err)
 	}

@@ -20,6 +20,8 @@ import (
 //
 // A nested message is written after a one-byte length; when it turns out
 // longer than 127 bytes it is moved up to make room for the real length.
+// Unknown fields are written after the known ones, as proto.Marshal does,
+// for the request and its ResourceSpans: spanWriter's bytes travel there.
 
 // AppendTraceRequest appends req in wire format to b: what the OTLP/gRPC
 // exporter sends.
@@ -29,7 +31,7 @@ func AppendTraceRequest(b []byte, req *coltracev1.ExportTraceServiceRequest) []b
 		b, at = beginMessage(b, 1)
 		b = endMessage(appendResourceSpans(b, rs), at)
 	}
-	return b
+	return append(b, req.ProtoReflect().GetUnknown()...)
 }
 
 // beginMessage writes the tag of message field num and a one-byte length,
@@ -106,7 +108,8 @@ func appendResourceSpans(b []byte, rs *tracev1.ResourceSpans) []byte {
 		b, at = beginMessage(b, 2)
 		b = endMessage(appendScopeSpans(b, ss), at)
 	}
-	return appendString(b, 3, rs.GetSchemaUrl())
+	b = appendString(b, 3, rs.GetSchemaUrl())
+	return append(b, rs.ProtoReflect().GetUnknown()...)
 }
 
 func appendResource(b []byte, r *resourcev1.Resource) []byte {
