@@ -90,6 +90,8 @@ type Pipeline struct {
 	cancelExport context.CancelFunc
 
 	failing bool // worker only: the last export failed
+
+	spans spanPool // Spans back from export, for NewSpan
 }
 
 // New builds the exporter chosen by cfg and starts the batching goroutine.
@@ -177,6 +179,8 @@ func start(cfg Config, exp sdktrace.SpanExporter, reg *metrics.Registry, log *sl
 		disabled:      reg.Counter(MetricSpansDropped, droppedHelp, "reason", DropDisabled),
 		shutdownDrops: reg.Counter(MetricSpansDropped, droppedHelp, "reason", DropShutdown),
 	}
+	// Enough for a full queue and the batch being exported.
+	p.spans.max = cfg.MaxQueueSize + cfg.MaxExportBatchSize
 	if exp == nil {
 		close(p.done)
 		return p
@@ -215,8 +219,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// NewSpan returns an empty Span to fill and Enqueue, one the pipeline is
+// done with when it has one: its attribute slice keeps its capacity.
+func (p *Pipeline) NewSpan() *Span { return p.spans.get() }
+
 // Enqueue hands s to the batcher. It never blocks: when the queue is full, or
-// after Shutdown, s is dropped and counted.
+// after Shutdown, s is dropped and counted. A *Span is taken back for
+// NewSpan once exported or dropped.
 func (p *Pipeline) Enqueue(s sdktrace.ReadOnlySpan) {
 	if s == nil {
 		return
@@ -237,10 +246,12 @@ func (p *Pipeline) Enqueue(s sdktrace.ReadOnlySpan) {
 				default:
 				}
 			}
+			return
 		default:
 			p.m.queueFull.Inc()
 		}
 	}
+	p.spans.put(s)
 }
 
 // WaitForRoom returns once the queue can take a span, after at most
@@ -314,14 +325,14 @@ func (p *Pipeline) run() {
 			for len(p.queue) >= p.cfg.MaxExportBatchSize {
 				batch = p.take(batch)
 				p.export(batch)
-				batch = resetBatch(batch)
+				batch = p.resetBatch(batch)
 			}
 			timer.Reset(p.cfg.ScheduleDelay)
 		case <-timer.C:
 			for len(p.queue) > 0 {
 				batch = p.take(batch)
 				p.export(batch)
-				batch = resetBatch(batch)
+				batch = p.resetBatch(batch)
 			}
 			timer.Reset(p.cfg.ScheduleDelay)
 		case <-p.stop:
@@ -370,13 +381,16 @@ func (p *Pipeline) drain(batch []sdktrace.ReadOnlySpan) {
 		} else if err := p.export(batch); err != nil {
 			giveUp = true
 		}
-		batch = resetBatch(batch)
+		batch = p.resetBatch(batch)
 	}
 }
 
-// resetBatch empties b for reuse, clearing it so exported spans can be
-// collected while the slice waits for the next batch.
-func resetBatch(b []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+// resetBatch empties b for reuse once its spans are exported or dropped:
+// Spans go back to the pool, and the slice lets go of the others.
+func (p *Pipeline) resetBatch(b []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	for _, s := range b {
+		p.spans.put(s)
+	}
 	clear(b)
 	return b[:0]
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -43,7 +42,7 @@ func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
 // semantic conventions.
 func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
 	system := systemName(env, ev.ConnType, ev.DriverType)
-	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs := probe.Attrs(s, 6)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
 
 	op, collection := callOperations[databasesqlDbCall(ev.Call)], ""

@@ -39,7 +39,7 @@ func decoder(fns []function) func(raw []byte, s *tracetest.SpanStub, env *probe.
 // fillSpan makes an INTERNAL span named after the function, with
 // code.function.name and the captured arguments.
 func fillSpan(ev *funcsFuncEvent, f *function, s *tracetest.SpanStub) {
-	attrs := make([]attribute.KeyValue, 0, 1+len(f.args))
+	attrs := probe.Attrs(s, 1+len(f.args))
 	attrs = append(attrs, semconv.CodeFunctionName(f.name))
 	for i, a := range f.args {
 		attrs = append(attrs, a.value(ev, ev.Vals[i]))

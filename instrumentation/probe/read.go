@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sys/unix"
@@ -18,9 +19,24 @@ import (
 	"github.com/spanprobe/spanprobe/internal/metrics"
 )
 
-// EmitFunc receives one finished span and the target process it came from.
-// The stub is reused after EmitFunc returns: snapshot it, do not keep it.
-type EmitFunc func(pid uint32, s *tracetest.SpanStub)
+// SpanSink receives the spans Run decodes. Next hands out the stub the next
+// record is decoded into, whose Attributes' capacity the bundle reuses
+// (see Attrs); Emit takes a filled one over, with the target process it
+// came from. A stub whose record gave no span is decoded into again.
+type SpanSink interface {
+	Next() *tracetest.SpanStub
+	Emit(pid uint32, s *tracetest.SpanStub)
+}
+
+// Attrs returns s's attribute slice emptied, or a new one of capacity n
+// when it has none: a stub from SpanSink.Next brings the capacity of a
+// span already exported.
+func Attrs(s *tracetest.SpanStub, n int) []attribute.KeyValue {
+	if cap(s.Attributes) == 0 {
+		return make([]attribute.KeyValue, 0, n)
+	}
+	return s.Attributes[:0]
+}
 
 type attachMetrics struct {
 	read, decodeErrors, unknownKind, unsampled *metrics.Counter
@@ -47,9 +63,9 @@ var headerSize = int(unsafe.Sizeof(commonEventHeader{}))
 const pollInterval = 100 * time.Millisecond
 
 // Run reads the ring buffer until ctx ends or the Attachment is closed,
-// turning each record into a span for emit. Records are decoded in place by
+// turning each record into a span for sink. Records are decoded in place by
 // layout: no reflection and no copy per event.
-func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error {
+func (a *Attachment) Run(ctx context.Context, clock *Clock, sink SpanSink) error {
 	bundles := make([]*Bundle, len(a.loaded))
 	for i, lb := range a.loaded {
 		b := *lb.bundle
@@ -77,7 +93,7 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 		a.reader.SetDeadline(time.Unix(1, 0))
 	}
 	var rec ringbuf.Record
-	var s tracetest.SpanStub
+	s := sink.Next()
 	for {
 		if err := a.reader.ReadInto(&rec); err != nil {
 			switch {
@@ -96,8 +112,9 @@ func (a *Attachment) Run(ctx context.Context, clock *Clock, emit EmitFunc) error
 			}
 			return err
 		}
-		if pid, ok := dec.Decode(rec.RawSample, &s); ok {
-			emit(pid, &s)
+		if pid, ok := dec.Decode(rec.RawSample, s); ok {
+			sink.Emit(pid, s)
+			s = sink.Next()
 		}
 	}
 }
@@ -176,8 +193,10 @@ func newDecoder(bundles []*Bundle, clock *Clock, env *Env, m attachMetrics) *Dec
 // Decode fills s from one record and returns the PID of the process that
 // produced it. It returns false, counting why, for a record that gives no
 // span: one it cannot decode, or one of a trace the caller did not sample;
-// s is then undefined. s is overwritten entirely, so one stub can serve
-// every record; raw is not kept.
+// s is then undefined. s is overwritten entirely but for the capacity of
+// its attribute slice, which the bundle fills again (Attrs): a caller that
+// keeps what it made of s (a Snapshot keeps the slice) must hand in a stub
+// without one. raw is not kept.
 func (d *Decoder) Decode(raw []byte, s *tracetest.SpanStub) (pid uint32, ok bool) {
 	d.metrics.read.Inc()
 	if len(raw) < headerSize {
@@ -195,6 +214,7 @@ func (d *Decoder) Decode(raw []byte, s *tracetest.SpanStub) (pid uint32, ok bool
 		return 0, false
 	}
 	*s = tracetest.SpanStub{
+		Attributes: s.Attributes[:0], // its capacity serves the bundle (Attrs)
 		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID:    h.Sc.TraceId,
 			SpanID:     h.Sc.SpanId,

@@ -171,16 +171,33 @@ func (a *Agent) serve(ctx context.Context, t target) {
 	}
 	defer a.attached.Add(-1)
 	defer t.att.Close()
-	emit := func(pid uint32, s *tracetest.SpanStub) {
-		s.Resource = a.resource(pid, t)
-		a.spans.Inc()
-		// The ring holds the rest of a drain meanwhile (see WaitForRoom).
-		a.pipeline.WaitForRoom(queueWait)
-		a.pipeline.Enqueue(s.Snapshot())
-	}
-	if err := t.att.Run(ctx, a.clock, emit); err != nil {
+	sink := &spanSink{a: a, t: t}
+	if err := t.att.Run(ctx, a.clock, sink); err != nil {
 		a.log.Error("reading probe events", "path", t.att.Path, "error", err)
 	}
+}
+
+// spanSink hands one target's spans to the pipeline in the pipeline's own
+// Spans, which come back to it after export: no allocation per span but
+// the span's texts.
+type spanSink struct {
+	a   *Agent
+	t   target
+	cur *exporter.Span // the span Next handed out
+}
+
+func (k *spanSink) Next() *tracetest.SpanStub {
+	k.cur = k.a.pipeline.NewSpan()
+	return &k.cur.Stub
+}
+
+func (k *spanSink) Emit(pid uint32, s *tracetest.SpanStub) {
+	s.Resource = k.a.resource(pid, k.t)
+	k.a.spans.Inc()
+	// The ring holds the rest of a drain meanwhile (see WaitForRoom).
+	k.a.pipeline.WaitForRoom(queueWait)
+	k.a.pipeline.Enqueue(k.cur)
+	k.cur = nil
 }
 
 // resource returns the resource of a target process, built on its first

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -36,7 +35,7 @@ func fillSpan(ev *clientHttpClientEvent, s *tracetest.SpanStub, env *probe.Env) 
 	scheme := probe.String(ev.Scheme[:], ev.SchemeLen)
 	hostport := probe.String(ev.Host[:], ev.HostLen)
 
-	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs := probe.Attrs(s, 9)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method),
 		semconv.URLFull(fullURL(scheme, hostport, probe.String(ev.Path[:], ev.PathLen), probe.String(ev.Query[:], ev.QueryLen), ev.HasUser != 0)),

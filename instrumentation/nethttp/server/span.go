@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -54,7 +53,7 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 
 	var t texts
 	t.b.Grow(len(path) + len(host) + len(remote) + len(ua) + len(rawMethod) + len(nameMethod) + 1 + len(route))
-	attrs := make([]attribute.KeyValue, 0, 12)
+	attrs := probe.Attrs(s, 12)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method),
 		semconv.URLPath(t.add(path)),
