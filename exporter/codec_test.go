@@ -23,8 +23,12 @@ func exportRequest(n int) *coltracev1.ExportTraceServiceRequest {
 		spans[i] = testSpan(i, res)
 	}
 	spans = append(spans, odd(res))
-	var e batchEncoder
-	return &coltracev1.ExportTraceServiceRequest{ResourceSpans: e.encode(spans)}
+	var w spanWriter
+	rs, err := parsed(w.encode(spans)) // messages with every field set, not carriers
+	if err != nil {
+		panic(err)
+	}
+	return &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs}
 }
 
 func TestExportCodecMatchesGRPC(t *testing.T) {

@@ -12,18 +12,18 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// spanWriter writes a batch of spans straight into OTLP wire format, with
-// the grouping by resource and scope and the field values batchEncoder
-// gives (TestOTLPConversion holds both to otlptrace's). Building the OTLP
-// messages first and serialising them after cost a third of the agent's
-// pipeline, and the pooled messages were pointers for every garbage
-// collection to scan.
+// spanWriter writes a batch of spans straight into OTLP wire format,
+// grouped by resource and scope as otlptrace groups them, with the same
+// field values (TestOTLPConversion holds it to otlptrace's conversion).
+// Building pooled OTLP messages first and serialising them after cost a
+// third of the agent's pipeline, and the pooled messages were pointers for
+// every garbage collection to scan.
 //
 // The OTLP clients take messages, so each resource's bytes travel as the
 // unknown fields of an otherwise empty ResourceSpans: protobuf writes
 // unknown fields out as they are, so proto.Marshal and AppendTraceRequest
 // send exactly what the fields would have given. protojson drops them:
-// the http/json exporter keeps to batchEncoder.
+// for http/json they are parsed into messages first (parsed).
 type spanWriter struct {
 	groups []spanGroup      // by resource and scope, in order of first span
 	byKey  map[scopeKey]int // index in groups
@@ -33,6 +33,11 @@ type spanWriter struct {
 	ends   []int // where each resource's bytes end in buf
 	msgs   []tracev1.ResourceSpans
 	out    []*tracev1.ResourceSpans
+}
+
+type scopeKey struct {
+	res   attribute.Distinct
+	scope instrumentation.Scope
 }
 
 type spanGroup struct {
@@ -160,8 +165,8 @@ func (w *spanWriter) appendResourceSpans(b []byte, rg resourceGroup) []byte {
 	return appendString(b, 3, rg.res.SchemaURL())
 }
 
-// appendReadOnlySpan writes the fields of one Span, as batchEncoder.span
-// fills them.
+// appendReadOnlySpan writes the fields of one Span. A link's trace state
+// is left out, as otlptrace leaves it out.
 func appendReadOnlySpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	sc := s.SpanContext()
 	tid, sid := sc.TraceID(), sc.SpanID()
@@ -222,8 +227,7 @@ func appendAttrs(b []byte, num protowire.Number, attrs []attribute.KeyValue) []b
 	return b
 }
 
-// appendAttrValue writes the fields of the AnyValue batchEncoder.value
-// makes of v.
+// appendAttrValue writes the fields of the AnyValue otlptrace makes of v.
 func appendAttrValue(b []byte, v attribute.Value) []byte {
 	switch v.Type() {
 	case attribute.STRING:

@@ -76,18 +76,18 @@ func odd(res *resource.Resource) sdktrace.ReadOnlySpan {
 	}.Snapshot()
 }
 
-// TestOTLPConversion checks the exporter's own conversions (spanWriter's
-// bytes, and batchEncoder's messages for http/json) against otlptrace's on
-// the same batches, batch after batch (their buffers are reused), by
-// comparing the decoded requests with resources in a fixed order
-// (otlptrace's comes from a map).
+// TestOTLPConversion checks the exporter's own conversion against
+// otlptrace's on the same batches, batch after batch (its buffers are
+// reused), by comparing the decoded requests with resources in a fixed
+// order (otlptrace's comes from a map): as the wire-format clients get it,
+// and parsed into messages as the JSON client gets it.
 func TestOTLPConversion(t *testing.T) {
-	for _, direct := range []bool{true, false} {
-		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testOTLPConversion(t, direct) })
+	for _, wire := range []bool{true, false} {
+		t.Run(fmt.Sprintf("wire=%v", wire), func(t *testing.T) { testOTLPConversion(t, wire) })
 	}
 }
 
-func testOTLPConversion(t *testing.T, direct bool) {
+func testOTLPConversion(t *testing.T, wire bool) {
 	cfg := Config{ServiceName: "svc"}
 	resA, resB := twoTargets(cfg)
 	batches := []struct {
@@ -101,16 +101,16 @@ func testOTLPConversion(t *testing.T, direct bool) {
 		{"empty", nil},
 	}
 	var big []sdktrace.ReadOnlySpan
-	for i := range 3 * poolChunk { // past a pool chunk and the first id buffer
+	for i := range 768 { // a buffer grown several times
 		big = append(big, testSpan(100+i, []*resource.Resource{resA, resB}[i%2]))
 	}
 	batches = slices.Insert(batches, 3, struct {
 		name  string
 		spans []sdktrace.ReadOnlySpan
-	}{"several pool chunks", big})
+	}{"a large batch", big})
 
 	ours, theirs := &captureClient{}, &captureClient{}
-	exp, err := newOTLPExporter(t.Context(), ours, direct)
+	exp, err := newOTLPExporter(t.Context(), ours, wire)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func decodeSorted(t *testing.T, b []byte) *coltracev1.ExportTraceServiceRequest 
 }
 
 // TestOTLPConversionAllocs checks a steady stream of batches costs no
-// allocation per span once the pools have grown.
+// allocation per span once the writer's buffers have grown.
 func TestOTLPConversionAllocs(t *testing.T) {
 	res, _ := twoTargets(Config{ServiceName: "svc"})
 	small, large := make([]sdktrace.ReadOnlySpan, 16), make([]sdktrace.ReadOnlySpan, 512)
@@ -168,18 +168,12 @@ func TestOTLPConversionAllocs(t *testing.T) {
 		large[i] = testSpan(i, res)
 	}
 	copy(small, large)
-	var e batchEncoder
+	var w spanWriter
 	perBatch := func(batch []sdktrace.ReadOnlySpan) float64 {
-		return testing.AllocsPerRun(20, func() {
-			e.encode(batch)
-			e.reset()
-		})
+		return testing.AllocsPerRun(20, func() { w.encode(batch) })
 	}
-	perBatch(large) // grow the pools
+	perBatch(large) // grow the buffers
 	a, b := perBatch(small), perBatch(large)
-	// What one batch allocates (its ResourceSpans, ScopeSpans, the
-	// resource's attributes, the grown Spans slices) must not grow with
-	// its length.
 	if b > a+8 {
 		t.Errorf("%v allocations for 512 spans, %v for 16: the conversion allocates per span", b, a)
 	}
