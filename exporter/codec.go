@@ -14,8 +14,9 @@ import (
 // measure it all again, into a buffer from a sync.Pool that every garbage
 // collection empties: under load each export then walked the spans three
 // times and faulted a fresh buffer of a few hundred KB in. Here trace
-// requests are written in one pass (wire.go) into buffers kept between
-// exports; anything else goes to gRPC's codec.
+// requests, whose spans spanWriter has already written, are framed in one
+// pass (wire.go) into buffers kept between exports; anything else goes to
+// gRPC's codec.
 type exportCodec struct {
 	bufs *keptBuffers
 }
@@ -37,7 +38,12 @@ func (c exportCodec) Marshal(v any) (mem.BufferSlice, error) {
 	// Any kept buffer will do: appending grows it to the batch's size, and
 	// the larger ones are what stay kept.
 	buf := c.bufs.Get(0)
-	*buf = AppendTraceRequest((*buf)[:0], req)
+	out, err := AppendTraceRequest((*buf)[:0], req)
+	if err != nil {
+		c.bufs.Put(buf)
+		return nil, err
+	}
+	*buf = out
 	if n := len(*buf); n > maxRequestSize {
 		return nil, fmt.Errorf("request message too large: %d bytes exceed %d (lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE)", n, maxRequestSize)
 	}

@@ -36,8 +36,8 @@ func (c *captureClient) UploadTraces(_ context.Context, rs []*tracev1.ResourceSp
 	if err != nil {
 		return err
 	}
-	if w := AppendTraceRequest(nil, req); !bytes.Equal(w, b) {
-		return fmt.Errorf("AppendTraceRequest wrote %d bytes unlike proto.Marshal's %d", len(w), len(b))
+	if w, err := AppendTraceRequest(nil, req); err != nil || !bytes.Equal(w, b) {
+		return fmt.Errorf("AppendTraceRequest wrote %d bytes unlike proto.Marshal's %d (%v)", len(w), len(b), err)
 	}
 	c.reqs = append(c.reqs, b)
 	return nil

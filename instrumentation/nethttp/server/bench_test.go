@@ -131,7 +131,8 @@ func (*nullClient) Start(context.Context) error { return nil }
 func (*nullClient) Stop(context.Context) error  { return nil }
 
 func (c *nullClient) UploadTraces(_ context.Context, rs []*tracev1.ResourceSpans) error {
-	c.buf = exporter.AppendTraceRequest(c.buf[:0], &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs})
+	var err error
+	c.buf, err = exporter.AppendTraceRequest(c.buf[:0], &coltracev1.ExportTraceServiceRequest{ResourceSpans: rs})
 	c.bytes += len(c.buf)
-	return nil
+	return err
 }
