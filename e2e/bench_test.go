@@ -67,7 +67,7 @@ func BenchmarkAgentOverhead(b *testing.B) {
 	}
 }
 
-func benchRoute(b *testing.B, wrk, url string, pid int, sites []uint64, dur time.Duration, stats bool) {
+func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur time.Duration, stats bool) {
 	runWrk(b, wrk, url, pid, 2*time.Second) // warm-up: connections, page cache, CPU frequency
 	var rows []benchRow
 	for round := 1; round <= 2; round++ {
@@ -283,7 +283,7 @@ func newPrograms(b *testing.B, before map[int]progStats) map[int]progStats {
 // start between the snapshots start and end.
 func probeCost(start, end map[int]progStats) (hits int64, bpfTime time.Duration) {
 	for id, c0 := range start {
-		if !sharesTrap[c0.name] {
+		if !sharesTrap[c0.name] && strings.HasPrefix(c0.name, "uprobe_") {
 			hits += end[id].runs - c0.runs
 		}
 		bpfTime += end[id].time - c0.time
@@ -292,7 +292,8 @@ func probeCost(start, end map[int]progStats) (hits int64, bpfTime time.Duration)
 }
 
 // uprobeRunCounts returns run_cnt and run_time_ns by program ID for programs
-// named uprobe_*.
+// named uprobe_* and tp_* (the tracepoint programs, whose runs are not
+// uprobe hits but whose time is the agent's too).
 func uprobeRunCounts(b *testing.B) map[int]progStats {
 	b.Helper()
 	out, err := exec.Command("bpftool", "-j", "prog", "show").Output()
@@ -310,7 +311,7 @@ func uprobeRunCounts(b *testing.B) map[int]progStats {
 	}
 	m := map[int]progStats{}
 	for _, p := range progs {
-		if strings.HasPrefix(p.Name, "uprobe_") {
+		if strings.HasPrefix(p.Name, "uprobe_") || strings.HasPrefix(p.Name, "tp_") {
 			m[p.ID] = progStats{name: p.Name, runs: p.RunCnt, time: time.Duration(p.RunNS)}
 		}
 	}

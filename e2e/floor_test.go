@@ -17,44 +17,62 @@ import (
 
 // The probe floor: what the agent's probe sites cost the app with programs
 // that do nothing. A uprobe hit traps into the kernel whatever its program
-// does, so the floor's throughput ratio is the best any agent probing the
-// same sites could reach on this machine; the agent's own programs, ring
-// buffer and export are the gap between the floor and the agent's row.
+// does, and a tracepoint with a program costs its callers the dispatch, so
+// the floor's throughput ratio is the best any agent probing the same sites
+// could reach on this machine; the agent's own programs, ring buffer and
+// export are the gap between the floor and the agent's row.
 
-// siteRE matches the agent's debug line for each attached site.
-var siteRE = regexp.MustCompile(`msg="uprobe attached" .*\boffset=(0x[0-9a-f]+)`)
+// siteRE and tracepointRE match the agent's debug lines for each attached
+// uprobe site and kernel tracepoint.
+var (
+	siteRE       = regexp.MustCompile(`msg="uprobe attached" .*\boffset=(0x[0-9a-f]+)`)
+	tracepointRE = regexp.MustCompile(`msg="tracepoint attached" .*\btracepoint=(\S+)`)
+)
+
+// probeSites are where the agent puts its programs in one target.
+type probeSites struct {
+	offs        []uint64 // uprobe sites: file offsets in the executable
+	tracepoints []string // kernel raw tracepoints
+}
 
 // agentSites attaches the agent to pid once, with debug logging, and returns
-// the file offsets of the uprobe sites it attached, each once.
-func agentSites(b *testing.B, pid int) []uint64 {
+// the uprobe sites and tracepoints it attached, each once.
+func agentSites(b *testing.B, pid int) probeSites {
 	b.Helper()
 	agent := startAgent(b, agentEnv("OTEL_TRACES_EXPORTER=none"), "--pid", strconv.Itoa(pid), "--log-level", "debug")
 	waitAttached(b, agent)
 	agent.stop(b, 30*time.Second)
-	var offs []uint64
+	var s probeSites
 	for _, l := range agent.stderr.lines() {
 		if m := siteRE.FindStringSubmatch(l); m != nil {
 			off, err := strconv.ParseUint(m[1], 0, 64)
 			if err != nil {
 				b.Fatalf("agent logged site %q: %v", l, err)
 			}
-			offs = append(offs, off)
+			s.offs = append(s.offs, off)
+		}
+		if m := tracepointRE.FindStringSubmatch(l); m != nil {
+			s.tracepoints = append(s.tracepoints, m[1])
 		}
 	}
 	// Programs that share a site share its trap: one no-op program there.
-	slices.Sort(offs)
-	offs = slices.Compact(offs)
-	if len(offs) == 0 {
+	slices.Sort(s.offs)
+	s.offs = slices.Compact(s.offs)
+	slices.Sort(s.tracepoints)
+	s.tracepoints = slices.Compact(s.tracepoints)
+	if len(s.offs) == 0 {
 		b.Fatalf("the agent logged no uprobe site at debug level; stderr:\n%s", agent.stderr)
 	}
-	return offs
+	return s
 }
 
 // attachNoop puts a program that returns at once on the sites of pid's
 // executable, by the agent's method (one uprobe_multi link where the kernel
-// has them, else a perf-event uprobe per site). The returned func detaches.
-func attachNoop(b *testing.B, pid int, offs []uint64) (detach func()) {
+// has them, else a perf-event uprobe per site), and on its tracepoints. The
+// returned func detaches.
+func attachNoop(b *testing.B, pid int, sites probeSites) (detach func()) {
 	b.Helper()
+	offs := sites.offs
 	multi := features.HaveBPFLinkUprobeMulti() == nil
 	spec := &ebpf.ProgramSpec{
 		Name:         "uprobe_noop",
@@ -89,12 +107,33 @@ func attachNoop(b *testing.B, pid int, offs []uint64) (detach func()) {
 			links = append(links, l)
 		}
 	}
+	var tp *ebpf.Program
+	if len(sites.tracepoints) > 0 {
+		if tp, err = ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name:         "tp_noop",
+			Type:         ebpf.RawTracepoint,
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+			License:      "GPL",
+		}); err != nil {
+			b.Fatalf("loading the no-op tracepoint program: %v", err)
+		}
+	}
+	for _, name := range sites.tracepoints {
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: tp})
+		if err != nil {
+			b.Fatalf("attaching the no-op program to tracepoint %s: %v", name, err)
+		}
+		links = append(links, l)
+	}
 	return func() {
 		var errs []error
 		for _, l := range links {
 			errs = append(errs, l.Close())
 		}
 		errs = append(errs, prog.Close())
+		if tp != nil {
+			errs = append(errs, tp.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			b.Errorf("detaching the no-op program: %v", err)
 		}
@@ -102,10 +141,10 @@ func attachNoop(b *testing.B, pid int, offs []uint64) (detach func()) {
 }
 
 // measureFloor runs wrk with the no-op program on the agent's sites.
-func measureFloor(b *testing.B, wrk, url string, pid int, offs []uint64, d time.Duration, stats bool) benchRow {
+func measureFloor(b *testing.B, wrk, url string, pid int, sites probeSites, d time.Duration, stats bool) benchRow {
 	b.Helper()
 	before := uprobeRunCounts(b)
-	detach := attachNoop(b, pid, offs)
+	detach := attachNoop(b, pid, sites)
 	ours := newPrograms(b, before)
 	res := runWrk(b, wrk, url, pid, d)
 	after := uprobeRunCounts(b)

@@ -86,7 +86,12 @@ func TestGoVersionMatrix(t *testing.T) {
 				a := startApp(t, bin, "-downstream", down.URL)
 				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
 				waitAttached(t, agent)
+				checkExitSites(t, agent, nil)
 				calls := sendAll(t, a.addr, callsFor(v))
+				// Keep-alive and pipelined too: the requests then end on
+				// the socket operations that follow their responses.
+				calls = append(calls, sendOnOneConn(t, a.addr, callsFor(v), false)...)
+				calls = append(calls, sendOnOneConn(t, a.addr, callsFor(v), true)...)
 				tr := matrixTree(down.URL, v)
 				treeSent := sendAll(t, a.addr, []call{tr.call})
 				agent.stop(t, 15*time.Second)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,8 +18,10 @@ import (
 // field of every server span that reaches an OTLP receiver, for a binary
 // with a symbol table and for a stripped one (functions found through
 // .gopclntab, offsets from the table since there is no DWARF), and with the
-// exit probed on every RET of ServeHTTP instead of the cheaper exit site:
-// each request kind leaves by its own path, so all of them must be covered.
+// request's end caught by each kind of exit site: kernel socket tracepoints
+// (the default where the kernel has them), finishRequest's entry, and every
+// RET of ServeHTTP. Each request kind leaves by its own path, so all of
+// them must be covered.
 func TestServerSpansOTLP(t *testing.T) {
 	requireBPF(t)
 	tests := []struct {
@@ -28,6 +31,7 @@ func TestServerSpansOTLP(t *testing.T) {
 	}{
 		{"plain", bins.app, nil},
 		{"stripped", bins.appStripped, nil},
+		{"uprobe exits", bins.app, []string{"--exit-probes", "uprobe", "--log-level", "debug"}},
 		{"ret probes", bins.app, []string{"--ret-probes", "--log-level", "debug"}},
 		{"ret probes stripped", bins.appStripped, []string{"--ret-probes", "--log-level", "debug"}},
 	}
@@ -40,9 +44,7 @@ func TestServerSpansOTLP(t *testing.T) {
 				t.Fatalf("probes attached to pid %d, want %d", pid, a.pid())
 			}
 
-			if slices.Contains(tt.flags, "--ret-probes") && !strings.Contains(agent.stderr.String(), "inst=RET") {
-				t.Fatal("--ret-probes attached no probe on a RET instruction")
-			}
+			checkExitSites(t, agent, tt.flags)
 			calls := sendAll(t, a.addr, serverCalls)
 			agent.stop(t, 15*time.Second)
 			checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: tt.bin})
@@ -139,5 +141,44 @@ func checkJaegerServerSpans(t *testing.T, spans []jaegerSpan, calls []sent, serv
 		for i, s := range spans {
 			t.Logf("jaeger span %d: %+v", i, s)
 		}
+	}
+}
+
+// checkExitSites makes sure the agent ended requests where its flags say:
+// kernel socket tracepoints by default (this kernel has them), else the
+// uprobe exit sites asked for.
+func checkExitSites(t *testing.T, agent *proc, flags []string) {
+	t.Helper()
+	log := agent.stderr.String()
+	switch {
+	case slices.Contains(flags, "--ret-probes"):
+		if !strings.Contains(log, "inst=RET") {
+			t.Fatal("--ret-probes attached no probe on a RET instruction")
+		}
+	case slices.Contains(flags, "uprobe"):
+		if !strings.Contains(log, "symbol=net/http.(*response).finishRequest ") || !strings.Contains(log, "tracepoints=0") {
+			t.Fatal("--exit-probes=uprobe did not end requests at finishRequest's entry, or attached tracepoints")
+		}
+	default:
+		requireSocketTracepoints(t)
+		if !strings.Contains(log, "tracepoints=3") {
+			t.Fatalf("the agent did not end requests on the kernel's socket tracepoints; stderr:\n%s", log)
+		}
+	}
+}
+
+// requireSocketTracepoints fails a test that counts on the kernel's socket
+// send and receive tracepoints (Linux 6.3+) on a kernel without them.
+func requireSocketTracepoints(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Fatalf("the socket tracepoint exit needs kernel BTF: %v", err)
+	}
+	syms, err := os.ReadFile("/proc/kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(syms), "__traceiter_sock_send_length") {
+		t.Fatal("this kernel has no sock_send_length tracepoint (Linux 6.3+): the test expects the tracepoint exit")
 	}
 }

@@ -35,6 +35,9 @@ func TestBundlesPassVerifier(t *testing.T) {
 				}
 			}
 			for _, p := range b.Probes {
+				if p.At == probe.AtTracepoints && (p.Fallback == nil || len(p.Tracepoints) == 0) {
+					t.Errorf("probe %s: a tracepoint probe needs tracepoints and a fallback for kernels without them", p.Symbol)
+				}
 				for q := &p; q != nil; q = q.Fallback {
 					if spec.Programs[q.Program] == nil {
 						t.Errorf("probe %s names program %s, which the spec lacks", q.Symbol, q.Program)

@@ -68,6 +68,7 @@ var fields = []Field{
 	{Module: StdModule, Package: "net/http", Type: "pattern", Name: "str", Optional: true, Note: "string, go1.22+: the pattern as registered"},
 	{Module: StdModule, Package: "net/http", Type: "persistConn", Name: "conn", Note: "net.Conn of a client connection: its local port keys the outgoing traceparent"},
 	{Module: StdModule, Package: "net/http", Type: "response", Name: "conn"},
+	{Module: StdModule, Package: "net/http", Type: "response", Name: "handlerDone", Note: "set as finishRequest begins: a socket operation of the serving goroutine after it ends the request"},
 	{Module: StdModule, Package: "net/http", Type: "response", Name: "req"},
 	{Module: StdModule, Package: "net/http", Type: "response", Name: "status"},
 	{Module: StdModule, Package: "net/http", Type: "response", Name: "wroteHeader"},

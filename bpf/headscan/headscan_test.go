@@ -23,7 +23,7 @@ const (
 type want struct {
 	found         int32 // 1 valid, 0 none, -1 invalid
 	head          uint32
-	ua, uaEnd     int32 // the User-Agent value and the line feed after it, -1: none
+	ua, uaEnd     int32    // the User-Agent value and the line feed after it, -1: none
 	trace, parent [16]byte // parent in the first 8 bytes
 	flags         byte
 }

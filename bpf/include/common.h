@@ -158,6 +158,23 @@ static __always_inline u64 goroutine_id(struct pt_regs *ctx)
 	return goroutine_key(goid);
 }
 
+/* syscall_goroutine_id returns the key of the goroutine whose syscall a
+ * kernel tracepoint fires in: Go keeps g in R14 up to the SYSCALL
+ * instruction, and the kernel saved the user registers at entry. 0 for
+ * the runtime's own threads (g0 has goid 0) and unreadable values. */
+static __always_inline u64 syscall_goroutine_id(void)
+{
+	/* A BTF pointer: the verifier turns the field load into a fault-safe
+	 * read, no helper call. */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	void *g = (void *)regs->r14;
+	if (!g)
+		return 0;
+	u64 goid = 0;
+	bpf_probe_read_user(&goid, sizeof(goid), g + off_g_goid);
+	return goroutine_key(goid);
+}
+
 static __always_inline void new_span_id(struct span_context *sc)
 {
 	u32 *s = (u32 *)sc->span_id;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spanprobe/spanprobe/exporter"
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 	"github.com/spanprobe/spanprobe/internal/agent"
 )
 
@@ -122,11 +123,14 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		}
 	}
 	if n, v, ok := env("SPANPROBE_RET_PROBES"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
+		if err := (retProbes{&cfg.agent.Exits}).Set(v); err != nil {
 			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
 		}
-		cfg.agent.ReturnsOnly = b
+	}
+	if n, v, ok := env("SPANPROBE_EXIT_PROBES"); ok {
+		if err := cfg.agent.Exits.UnmarshalText([]byte(v)); err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: %w", n, v, err)
+		}
 	}
 	if n, v, ok := env("SPANPROBE_DB_QUERY_TEXT"); ok {
 		if err := cfg.queryText.Set(v); err != nil {
@@ -170,7 +174,8 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	)
 	fs.StringVar(&cfg.healthAddr, "health-addr", cfg.healthAddr, "serve /readyz and /metrics on `HOST:PORT`")
 	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "log `level`: debug, info, warn, error")
-	fs.BoolVar(&cfg.agent.ReturnsOnly, "ret-probes", cfg.agent.ReturnsOnly, "probe RET instructions instead of cheaper exit sites (slower)")
+	fs.TextVar(&cfg.agent.Exits, "exit-probes", cfg.agent.Exits, "where calls are seen to end: `auto` (kernel tracepoints where the kernel has them, else cheap uprobe sites), uprobe, or ret (every RET instruction: slowest)")
+	fs.Var(retProbes{&cfg.agent.Exits}, "ret-probes", "same as --exit-probes=ret")
 	fs.Var(&cfg.queryText, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?) or raw (may hold personal data)")
 	fs.StringVar(&cfg.agent.Propagation, "propagation", cfg.agent.Propagation, "outgoing traceparent: `auto` (sk_msg when the kernel allows it), sk_msg (required) or off")
 	fs.Var(&funcPatterns{list: &cfg.agent.Funcs, fromEnv: len(cfg.agent.Funcs) > 0}, "func", "give every call of the function `SYMBOL` a span (repeatable; globs such as 'main.*', at most 64 functions)")
@@ -223,4 +228,26 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		cfg.maxProcs = defaultMaxProcs
 	}
 	return cfg, nil
+}
+
+// retProbes is --ret-probes: a boolean for --exit-probes=ret.
+type retProbes struct{ exits *probe.ExitMode }
+
+func (r retProbes) IsBoolFlag() bool { return true }
+
+func (r retProbes) String() string {
+	return strconv.FormatBool(r.exits != nil && *r.exits == probe.ExitsReturns)
+}
+
+func (r retProbes) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	switch {
+	case err != nil:
+		return err
+	case b:
+		*r.exits = probe.ExitsReturns
+	case *r.exits == probe.ExitsReturns:
+		*r.exits = probe.ExitsAuto
+	}
+	return nil
 }

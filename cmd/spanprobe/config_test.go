@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -47,6 +49,33 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad log level", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_LOG_LEVEL": "loud"}, wantErr: "invalid SPANPROBE_LOG_LEVEL"},
 		{name: "bad propagation", args: []string{"--pid", "1", "--propagation", "memory"}, wantErr: "invalid propagation"},
 		{name: "bad query text", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_DB_QUERY_TEXT": "plain"}, wantErr: "invalid SPANPROBE_DB_QUERY_TEXT"},
+		{name: "exit probes default auto", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
+			if c.agent.Exits != probe.ExitsAuto {
+				t.Errorf("exits = %v, want auto", c.agent.Exits)
+			}
+		}},
+		{name: "exit probes from env, flag wins", args: []string{"--pid", "1", "--exit-probes", "ret"}, env: map[string]string{"SPANPROBE_EXIT_PROBES": "uprobe"}, check: func(t *testing.T, c config) {
+			if c.agent.Exits != probe.ExitsReturns {
+				t.Errorf("exits = %v, want ret", c.agent.Exits)
+			}
+		}},
+		{name: "exit probes env", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_EXIT_PROBES": "uprobe"}, check: func(t *testing.T, c config) {
+			if c.agent.Exits != probe.ExitsUprobes {
+				t.Errorf("exits = %v, want uprobe", c.agent.Exits)
+			}
+		}},
+		{name: "ret probes flag is exit probes ret", args: []string{"--pid", "1", "--ret-probes"}, check: func(t *testing.T, c config) {
+			if c.agent.Exits != probe.ExitsReturns {
+				t.Errorf("exits = %v, want ret", c.agent.Exits)
+			}
+		}},
+		{name: "ret probes env false keeps uprobe", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_EXIT_PROBES": "uprobe", "SPANPROBE_RET_PROBES": "false"}, check: func(t *testing.T, c config) {
+			if c.agent.Exits != probe.ExitsUprobes {
+				t.Errorf("exits = %v, want uprobe", c.agent.Exits)
+			}
+		}},
+		{name: "bad exit probes", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_EXIT_PROBES": "kprobe"}, wantErr: "invalid SPANPROBE_EXIT_PROBES=\"kprobe\": want auto, uprobe, ret"},
+		{name: "bad exit probes flag", args: []string{"--pid", "1", "--exit-probes", "never"}, wantErr: "want auto, uprobe, ret"},
 		{name: "bad ret probes", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_RET_PROBES": "maybe"}, wantErr: "invalid SPANPROBE_RET_PROBES"},
 		{name: "env then flag precedence", args: []string{"--pid", "1", "--log-level", "warn", "--scan-interval", "2s"},
 			env: map[string]string{"SPANPROBE_LOG_LEVEL": "debug", "SPANPROBE_SCAN_INTERVAL": "1s", "SPANPROBE_HEALTH_ADDR": ":9"},

@@ -15,7 +15,8 @@
 //	--exe           SPANPROBE_TARGET_EXE, OTEL_GO_AUTO_TARGET_EXE     (none)
 //	--health-addr   SPANPROBE_HEALTH_ADDR                            (off) serves /readyz and /metrics
 //	--log-level     SPANPROBE_LOG_LEVEL                              info (debug, info, warn, error)
-//	--ret-probes    SPANPROBE_RET_PROBES                             false: probe RET instructions instead of cheaper exit sites
+//	--exit-probes   SPANPROBE_EXIT_PROBES                            auto: kernel tracepoints where the kernel has them, else uprobes; uprobe; ret (every RET: slowest)
+//	--ret-probes    SPANPROBE_RET_PROBES                             false: same as --exit-probes=ret
 //	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
 //	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them
 //	--propagation   SPANPROBE_PROPAGATION                            auto: outgoing HTTP/1 requests get a traceparent (sk_msg); sk_msg requires it; off

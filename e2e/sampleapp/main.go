@@ -120,6 +120,13 @@ func newMux() *http.ServeMux {
 	// Neither Write nor WriteHeader: the status is only set when the server
 	// finishes the request, which the probes must still see as 200.
 	mux.HandleFunc("GET /empty", func(w http.ResponseWriter, r *http.Request) {})
+	// The whole response on the wire before the handler returns: the
+	// server has nothing left to write when it finishes the request.
+	mux.HandleFunc("GET /flushed", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "7")
+		io.WriteString(w, "flushed")
+		w.(http.Flusher).Flush()
+	})
 	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "failing on purpose", http.StatusInternalServerError)
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
@@ -42,9 +43,8 @@ type Options struct {
 	// breakpoints when the file is mapped), which is how --exe survives
 	// restarts without a race.
 	PID int
-	// ReturnsOnly replaces cheap exit sites with the RET instructions they
-	// stand for: slower, but it needs nothing beyond the probed function.
-	ReturnsOnly bool
+	// Exits says which exit sites may be used (ExitMode).
+	Exits ExitMode
 	// RawQueryText, Funcs and FuncArgs: see Env.
 	RawQueryText bool
 	Funcs        []string
@@ -65,6 +65,8 @@ type Attachment struct {
 	Binary  *goexe.Binary
 	Bundles []string // names of the bundles that attached
 	Sites   int      // probe sites attached, all bundles
+	// Tracepoints counts the kernel tracepoints attached, all bundles.
+	Tracepoints int
 
 	log     *slog.Logger
 	env     *Env
@@ -158,7 +160,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 				plan.Decode = b.Decode
 			}
 		}
-		lb, links, sites, err := a.attachBundle(ex, b, plan, res, opts)
+		lb, links, sites, tps, err := a.attachBundle(ex, b, plan, res, opts)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("%s: %w", b.Name, err))
 			continue
@@ -167,6 +169,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		a.links = append(a.links, links...)
 		a.Bundles = append(a.Bundles, b.Name)
 		a.Sites += sites
+		a.Tracepoints += tps
 	}
 	switch {
 	case len(a.loaded) > 0:
@@ -185,10 +188,10 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 	return a, nil
 }
 
-func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, res offsets.Resolver, opts Options) (lb *loadedBundle, links []link.Link, sites int, err error) {
+func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, res offsets.Resolver, opts Options) (lb *loadedBundle, links []link.Link, sites, tps int, err error) {
 	spec, err := b.Load()
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("loading BPF spec: %w", err)
+		return nil, nil, 0, 0, fmt.Errorf("loading BPF spec: %w", err)
 	}
 	found := map[string]bool{}
 	for _, o := range append(append([]Offset(nil), commonOffsets...), b.Offsets...) {
@@ -197,20 +200,20 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 			if o.Optional && errors.Is(err, offsets.ErrUnknownOffset) {
 				continue
 			}
-			return nil, nil, 0, fmt.Errorf("resolving offset %s: %w", o.Key, err)
+			return nil, nil, 0, 0, fmt.Errorf("resolving offset %s: %w", o.Key, err)
 		}
 		found[o.Key] = true
 		if err := setVar(spec, o.Var, v); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, 0, err
 		}
 	}
 	if err := setPIDNamespace(spec); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
 	if b.Constants != nil {
 		for name, v := range b.Constants(a.Binary.GoVersion, found) {
 			if err := setVar(spec, name, v); err != nil {
-				return nil, nil, 0, err
+				return nil, nil, 0, 0, err
 			}
 		}
 	}
@@ -218,7 +221,7 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 	for name, v := range opts.Constants {
 		if _, ok := spec.Variables[name]; ok {
 			if err := setVar(spec, name, v); err != nil {
-				return nil, nil, 0, err
+				return nil, nil, 0, 0, err
 			}
 		}
 	}
@@ -231,12 +234,18 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace})
+	if err != nil && dropTracepointPrograms(spec) {
+		// A kernel without the helpers they need (task_pt_regs: 5.15)
+		// refuses the whole collection: the probes fall back to uprobes.
+		a.log.Info("kernel refused tracepoint programs, using uprobes instead", "probe", b.Name, "error", err)
+		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace})
+	}
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
 			a.log.Debug("verifier log", "probe", b.Name, "error", fmt.Sprintf("%+v", verr))
 		}
-		return nil, nil, 0, fmt.Errorf("loading BPF programs: %w", err)
+		return nil, nil, 0, 0, fmt.Errorf("loading BPF programs: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -249,14 +258,27 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 	var sync func()
 	if plan.Setup != nil {
 		if sync, err = plan.Setup(coll, opts.Metrics); err != nil {
-			return nil, nil, 0, fmt.Errorf("setting up probes: %w", err)
+			return nil, nil, 0, 0, fmt.Errorf("setting up probes: %w", err)
 		}
 	}
 	var skipped []string
 	for i := range plan.Probes {
-		p, fsites, err := a.resolve(&plan.Probes[i], opts)
+		p := &plan.Probes[i]
+		if p.At == AtTracepoints {
+			ls, err := a.attachTracepoints(b, p, coll, opts)
+			links = append(links, ls...)
+			if err == nil {
+				tps += len(p.Tracepoints)
+				continue
+			}
+			if opts.Exits == ExitsAuto {
+				a.log.Info("kernel tracepoints unavailable, using fallback probe", "probe", b.Name, "tracepoints", p.Tracepoints, "fallback", p.Fallback.Symbol, "error", err)
+			}
+			p = p.Fallback
+		}
+		p, fsites, err := a.resolve(p, opts)
 		if err != nil {
-			return nil, links, 0, err
+			return nil, links, 0, 0, err
 		}
 		if p == nil {
 			if !slices.Contains(skipped, plan.Probes[i].Symbol) {
@@ -266,12 +288,12 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		}
 		prog := coll.Programs[p.Program]
 		if prog == nil {
-			return nil, links, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
+			return nil, links, 0, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
 		}
 		ls, err := attachSites(ex, p, prog, fsites, opts.PID)
 		links = append(links, ls...)
 		if err != nil {
-			return nil, links, 0, err
+			return nil, links, 0, 0, err
 		}
 		for _, s := range fsites {
 			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
@@ -283,13 +305,13 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		a.log.Info("optional probes skipped: functions not in the binary", "probe", b.Name, "symbols", skipped)
 	}
 	return &loadedBundle{bundle: b, decode: plan.Decode, coll: coll, sync: sync,
-		drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, nil
+		drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, tps, nil
 }
 
 // resolve picks the probe to attach (p or its fallback) and its sites. It
 // returns a nil probe for an optional probe whose symbol is absent.
 func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, error) {
-	if p.Cheap && opts.ReturnsOnly && p.Fallback != nil {
+	if p.Cheap && opts.Exits == ExitsReturns && p.Fallback != nil {
 		return a.resolve(p.Fallback, opts)
 	}
 	if !p.Go.Contains(a.Binary.GoVersion) {
@@ -353,6 +375,44 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 	return p, []goexe.Site{s}, nil
 }
 
+// errTracepointsOff: Options.Exits leaves kernel tracepoints out.
+var errTracepointsOff = errors.New("kernel tracepoints turned off")
+
+// attachTracepoints attaches p's program to each of its raw tracepoints,
+// all or none: on error the links it returns are already closed. A program
+// on a tracepoint runs for every process on the node; the bundle's program
+// tests the process first.
+func (a *Attachment) attachTracepoints(b *Bundle, p *Probe, coll *ebpf.Collection, opts Options) ([]link.Link, error) {
+	if opts.Exits != ExitsAuto {
+		return nil, errTracepointsOff
+	}
+	prog := coll.Programs[p.Program]
+	if prog == nil {
+		return nil, fmt.Errorf("program %s not loaded", p.Program)
+	}
+	var links []link.Link
+	for _, name := range p.Tracepoints {
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: prog})
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			return nil, fmt.Errorf("attaching to tracepoint %s: %w", name, err)
+		}
+		links = append(links, l)
+		a.log.Debug("tracepoint attached", "probe", b.Name, "tracepoint", name, "program", p.Program)
+	}
+	return links, nil
+}
+
+// dropTracepointPrograms removes the raw tracepoint programs from spec and
+// says whether there were any.
+func dropTracepointPrograms(spec *ebpf.CollectionSpec) bool {
+	n := len(spec.Programs)
+	maps.DeleteFunc(spec.Programs, func(_ string, ps *ebpf.ProgramSpec) bool { return ps.Type == ebpf.RawTracepoint })
+	return len(spec.Programs) < n
+}
+
 // findFunc is the function a probe is on: its own Func, else its Symbol's.
 func (a *Attachment) findFunc(p *Probe) (goexe.Func, error) {
 	if p.Func != nil {
@@ -374,7 +434,9 @@ func PrepareSpec(spec *ebpf.CollectionSpec) {
 		return
 	}
 	for _, ps := range spec.Programs {
-		ps.AttachType = ebpf.AttachTraceUprobeMulti
+		if ps.Type == ebpf.Kprobe { // uprobes; not tracepoint programs
+			ps.AttachType = ebpf.AttachTraceUprobeMulti
+		}
 	}
 }
 

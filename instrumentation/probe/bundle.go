@@ -1,7 +1,10 @@
 package probe
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -24,7 +27,48 @@ const (
 	// AtCalls is every direct CALL of Probe.Callee inside the function
 	// (emulated): the callee's arguments, for the calls from there only.
 	AtCalls
+	// AtTracepoints is the kernel's raw tracepoints Probe.Tracepoints,
+	// not a site in the binary: no trap in the target. Where the kernel
+	// lacks one of them, or Options.Exits rules them out, the Fallback is
+	// used, which such a probe must have.
+	AtTracepoints
 )
+
+// ExitMode says which exit sites Attach may use, from cheapest to most
+// general.
+type ExitMode int
+
+const (
+	// ExitsAuto uses kernel tracepoints where a bundle has them and the
+	// kernel too, else cheap uprobe exit sites.
+	ExitsAuto ExitMode = iota
+	// ExitsUprobes leaves out kernel tracepoints: uprobes only.
+	ExitsUprobes
+	// ExitsReturns replaces every cheap exit site with the RET
+	// instructions it stands for: slowest, but it needs nothing beyond
+	// the probed function.
+	ExitsReturns
+)
+
+var exitModeNames = []string{"auto", "uprobe", "ret"}
+
+func (m ExitMode) String() string {
+	if int(m) < len(exitModeNames) {
+		return exitModeNames[m]
+	}
+	return fmt.Sprintf("ExitMode(%d)", int(m))
+}
+
+// MarshalText and UnmarshalText make ExitMode a flag value.
+func (m ExitMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+func (m *ExitMode) UnmarshalText(b []byte) error {
+	if i := slices.Index(exitModeNames, string(b)); i >= 0 {
+		*m = ExitMode(i)
+		return nil
+	}
+	return fmt.Errorf("want %s", strings.Join(exitModeNames, ", "))
+}
 
 // Probe is one program attached to one function.
 type Probe struct {
@@ -32,9 +76,11 @@ type Probe struct {
 	Program string
 	At      Site
 	Callee  string // the called function, for AtCalls
-	// Fallback replaces this probe when Symbol is missing from the binary or
-	// when cheap exit sites are turned off (Options.ReturnsOnly) and this
-	// probe is Cheap.
+	// Tracepoints are the kernel's raw tracepoints, for AtTracepoints.
+	Tracepoints []string
+	// Fallback replaces this probe when Symbol is missing from the binary,
+	// when the kernel lacks its tracepoints, or when Options.Exits rules
+	// out its kind of exit site.
 	Fallback *Probe
 	// Cheap marks an exit probe placed on another function's entry because
 	// that is cheaper than the RETs it stands for.

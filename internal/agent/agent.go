@@ -29,8 +29,8 @@ type Config struct {
 	Launch []string // program and arguments to start instrumented
 	PID    int
 	Exe    string
-	// ReturnsOnly probes RET instructions instead of cheaper exit sites.
-	ReturnsOnly bool
+	// Exits says which exit sites the probes may use.
+	Exits probe.ExitMode
 	// RawQueryText keeps database statements as written (see probe.Env).
 	RawQueryText bool
 	// Propagation says how outgoing requests get a traceparent:
@@ -117,7 +117,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	start := time.Now()
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	opts := probe.Options{
-		PID: pid, ReturnsOnly: a.cfg.ReturnsOnly, RawQueryText: a.cfg.RawQueryText,
+		PID: pid, Exits: a.cfg.Exits, RawQueryText: a.cfg.RawQueryText,
 		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, Logger: a.log, Metrics: a.reg,
 	}
 	if a.injector != nil {
@@ -145,7 +145,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	}
 	a.attached.Add(1) // ready from the moment the probes are in place; serve undoes it
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
-		"bundles", att.Bundles, "sites", att.Sites, "elapsed", time.Since(start).Round(time.Millisecond))
+		"bundles", att.Bundles, "sites", att.Sites, "tracepoints", att.Tracepoints, "elapsed", time.Since(start).Round(time.Millisecond))
 	return att, nil
 }
 

@@ -11,22 +11,28 @@
 //     request head are read there.
 //   - conn.serve's CALL of registerOnHitEOF (a function until a late Go 1.26
 //     patch, a method of *body since): a request with a body starts there.
-//   - net/http.(*response).finishRequest, at its entry: conn.serve calls it
-//     right after the handler returns, on the same goroutine, so it marks the
-//     end for the price of an emulated instruction. If it is missing, or
-//     with --ret-probes, every RET of serverHandler.ServeHTTP is probed
-//     instead.
+//   - the end, where the kernel has them (Linux 6.3+): the socket
+//     tracepoints sock_send_length, sock_recv_length and inet_sock_set_state.
+//     finishRequest sets response.handlerDone before it writes the response
+//     out; the serving goroutine's first socket operation after that ends
+//     the request, for no trap at all. Else (or with --exit-probes=uprobe)
+//     the entry of net/http.(*response).finishRequest, which conn.serve calls
+//     right after the handler returns, on the same goroutine: an emulated
+//     instruction. With --exit-probes=ret, or without finishRequest, every
+//     RET of serverHandler.ServeHTTP.
 //
-// Two uprobe hits per request, both emulated by the kernel, one of them
-// shared with goroutine lineage: an entry probe of its own
-// (serverHandler.ServeHTTP) would make three. HTTP/2 requests (served by the
-// bundled x/net/http2) take neither start site and get no span.
+// One uprobe hit per request, emulated by the kernel and shared with
+// goroutine lineage: an entry probe of its own (serverHandler.ServeHTTP)
+// would make two. HTTP/2 requests (served by the bundled x/net/http2) take
+// neither start site and get no span.
 //
 // A pipelined request whose head was read with the one before it, while a
 // further request's first byte was already waiting, starts no background
-// read: it gets no span, and its exit is counted as unmatched_exit.
+// read: it gets no span. With the finishRequest exit its end is counted as
+// unmatched_exit; the socket tracepoints cannot tell it from any other
+// socket operation, so it goes uncounted.
 //
 // Limits (longer values are cut): method 16 bytes, url.path 128, the Host
 // header 64, the peer address 48, http.route 96; user_agent.original is found
-// when the User-Agent line ends within the first 512 bytes of the request head.
+// when the User-Agent line ends within the first 4096 bytes of the request head.
 package server

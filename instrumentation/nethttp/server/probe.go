@@ -47,6 +47,7 @@ var Bundle = &probe.Bundle{
 		{Var: "off_response_conn", Key: "net/http.response.conn"},
 		{Var: "off_response_req", Key: "net/http.response.req"},
 		{Var: "off_response_status", Key: "net/http.response.status"},
+		{Var: "off_response_handler_done", Key: "net/http.response.handlerDone"},
 		{Var: "off_conn_bufr", Key: "net/http.conn.bufr"},
 		{Var: "off_reader_buf", Key: "bufio.Reader.buf"},
 		{Var: "off_reader_r", Key: "bufio.Reader.r"},
@@ -71,9 +72,17 @@ var Bundle = &probe.Bundle{
 			Symbol: connServe, Callee: "net/http.registerOnHitEOF", Program: "uprobe_conn_serve_registerOnHitEOF", At: probe.AtCalls, Go: go117,
 			Fallback: &probe.Probe{Symbol: connServe, Callee: "net/http.(*body).registerOnHitEOF", Program: "uprobe_conn_serve_body_registerOnHitEOF", At: probe.AtCalls, Go: go117},
 		},
+		// The exit: the serving goroutine's first socket operation once
+		// finishRequest has begun (kernel tracepoints, no trap: socket
+		// send and receive lengths since Linux 6.3), else finishRequest's
+		// entry, else the RETs of ServeHTTP.
 		{
-			Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true, Go: go117,
-			Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns, Go: go117},
+			Symbol: "socket operations", Program: "tp_server_socket_op", At: probe.AtTracepoints, Cheap: true, Go: go117,
+			Tracepoints: []string{"sock_send_length", "sock_recv_length", "inet_sock_set_state"},
+			Fallback: &probe.Probe{
+				Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true, Go: go117,
+				Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns, Go: go117},
+			},
 		},
 	},
 	EventKind: probe.KindHTTPServer,

@@ -1,6 +1,6 @@
 //go:build ignore
 
-/* net/http server: one span per HTTP/1.x request, for two uprobe hits.
+/* net/http server: one span per HTTP/1.x request, for one uprobe hit.
  *
  * Start: conn.serve starts a background read of the connection just before
  * it runs the handler, `go cr.backgroundRead()`, or, when the request has
@@ -12,12 +12,20 @@
  *   goroutine's closure holds the *connReader, which leads to the request;
  * - the CALL of registerOnHitEOF in conn.serve, whose func argument is the
  *   method value cr.startBackgroundRead.
- * A separate entry probe (serverHandler.ServeHTTP) would be a third trap.
- * Exit: net/http.(*response).finishRequest(w), which conn.serve calls right
- *   after ServeHTTP returns, on the same goroutine; its PUSHQ BP is emulated
- *   where a RET would be single-stepped (~12 us). When that symbol is
- *   missing (or on request) the RETs of ServeHTTP are probed instead. Both
- *   end in finish_request.
+ * A separate entry probe (serverHandler.ServeHTTP) would be a second trap.
+ * Exit, the first of these that the kernel has:
+ * - no trap at all: finishRequest sets response.handlerDone, then writes
+ *   the response out on the serving goroutine. Kernel tracepoints on socket
+ *   sends, receives and TCP state changes (tp_server_socket_op) end the
+ *   request at the first such operation of its goroutine once handlerDone
+ *   is set: the response's write, else the keep-alive read for the next
+ *   request or the connection's close. A trap costs the app 5-14 us under
+ *   load here; a tracepoint program a fraction of a microsecond;
+ * - net/http.(*response).finishRequest(w), which conn.serve calls right
+ *   after ServeHTTP returns, on the same goroutine; its PUSHQ BP is
+ *   emulated where a RET would be single-stepped (~12 us);
+ * - the RETs of serverHandler.ServeHTTP.
+ * All end in finish_request.
  * In-flight requests are keyed by the goroutine running conn.serve, which
  * runs the handler and finishRequest.
  */
@@ -47,6 +55,7 @@ GO_OFFSET(off_url_path);
 GO_OFFSET(off_response_conn);
 GO_OFFSET(off_response_req);
 GO_OFFSET(off_response_status);
+GO_OFFSET(off_response_handler_done);
 GO_OFFSET(off_conn_bufr);
 GO_OFFSET(off_reader_buf);
 GO_OFFSET(off_reader_r);
@@ -122,6 +131,28 @@ struct {
 	__type(value, struct http_server_event);
 } active_requests SEC(".maps");
 
+/* Processes with requests in flight, by kernel tgid: the socket
+ * tracepoints fire for every process on the node, and this is their first
+ * test. Filled as requests start, so it follows --exe's restarts and
+ * needs no PID translation for a sidecar. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, u32);
+	__type(value, u8);
+} serving_pids SEC(".maps");
+
+/* The *response each serving goroutine is answering, by goroutine id: what
+ * the socket tracepoints look up, 8 bytes a request where active_requests
+ * holds a whole record. Larger than active_requests, so a request evicted
+ * from there by a flood is still seen to end, and counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, u64);
+} serving SEC(".maps");
+
 /* read_head finds the request head in the bytes the connection's
  * bufio.Reader holds (its read position r is just past the head), copies
  * its User-Agent value into ev and parses its traceparent into incoming:
@@ -156,6 +187,67 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 		ev->user_agent_len = len > USER_AGENT_MAX ? USER_AGENT_MAX : len;
 	}
 	return found;
+}
+
+/* end_request_scope stops new children from finding the request's span. */
+static __always_inline void end_request_scope(u64 goid, u64 ctx_ptr)
+{
+	bpf_map_delete_elem(&goroutine_spans, &goid);
+	if (ctx_ptr)
+		bpf_map_delete_elem(&context_spans, &ctx_ptr);
+}
+
+/* finish_request ends goroutine goid's request now. resp_seen, when not 0,
+ * is the *response the exit site saw, which must be the request's. Not
+ * inlined: four programs end requests. */
+static __noinline int finish_request(u64 goid, u64 resp_seen)
+{
+	struct http_server_event *active = bpf_map_lookup_elem(&active_requests, &goid);
+	/* Without a record (evicted by a flood) the goroutine must still leave
+	 * goroutine_spans, or the next request on its connection would look
+	 * started already (start_background_read). */
+	end_request_scope(goid, active ? active->ctx_ptr : 0);
+	bpf_map_delete_elem(&serving, &goid);
+	if (active) {
+		if (resp_seen && active->resp_ptr != resp_seen) {
+			count_drop(DROP_MISMATCHED_EXIT);
+			bpf_map_delete_elem(&active_requests, &goid);
+			return 0;
+		}
+	}
+	struct http_server_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_server_event);
+	if (!ev)
+		return 0;
+
+	ev->hdr.end_ns = bpf_ktime_get_ns();
+	void *resp = (void *)ev->resp_ptr;
+	void *req = (void *)ev->req_ptr;
+	ev->status = read_s64(resp + off_response_status);
+	ev->route_len = 0;
+	if (route_source == ROUTE_PATTERN) {
+		ev->route_len = READ_GO_STRING(ev->route, req + off_request_pattern);
+	} else if (route_source == ROUTE_PAT_STR) {
+		void *pat = read_ptr(req + off_request_pat);
+		if (pat)
+			ev->route_len = READ_GO_STRING(ev->route, pat + off_pattern_str);
+	}
+	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	return 0;
+}
+
+/* end_done_request ends goroutine goid's request if its handler is done
+ * (finishRequest has begun) and says whether it did. */
+static __always_inline int end_done_request(u64 goid)
+{
+	u64 *resp = bpf_map_lookup_elem(&serving, &goid);
+	if (!resp)
+		return 0;
+	u32 done = 0; /* atomicBool (int32) until Go 1.18, atomic.Bool after */
+	bpf_probe_read_user(&done, sizeof(done), (void *)*resp + off_response_handler_done);
+	if (!done)
+		return 0;
+	finish_request(goid, 0);
+	return 1;
 }
 
 /* start_request opens the in-flight record of req (served through resp)
@@ -195,6 +287,13 @@ static __noinline void start_request(u64 goid, void *resp, void *req, void *req_
 	bpf_map_update_elem(&goroutine_spans, &goid, &ev->hdr.sc, BPF_ANY);
 
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+	bpf_map_update_elem(&serving, &goid, &ev->resp_ptr, BPF_ANY);
+
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&serving_pids, &tgid)) {
+		u8 one = 1;
+		bpf_map_update_elem(&serving_pids, &tgid, &one, BPF_ANY);
+	}
 }
 
 /* start_background_read starts the request of the connection whose
@@ -229,9 +328,10 @@ int uprobe_server_spawn(struct pt_regs *ctx)
 	IGNORE_OTHER_NAMESPACES();
 	/* A goroutine inside a request starts no request: this is the end of a
 	 * request body, or a `go` statement of a handler (the common case,
-	 * answered here by one lookup). */
+	 * answered here by one lookup). Unless its request is over: a
+	 * pipelined request after a response that needed no write. */
 	u64 goid = spawning_goroutine(ctx);
-	if (!goid || bpf_map_lookup_elem(&goroutine_spans, &goid))
+	if (!goid || (bpf_map_lookup_elem(&goroutine_spans, &goid) && !end_done_request(goid)))
 		return 0;
 	void *newg = (void *)GO_PARAM2(ctx);
 	void *fv = read_ptr(newg + off_g_sched + off_gobuf_ctxt);
@@ -249,8 +349,11 @@ static __always_inline int on_hit_eof(struct pt_regs *ctx, void *fv)
 {
 	void *cr = fv ? read_ptr(fv + 8) : 0;
 	u64 goid = goroutine_id(ctx);
-	if (cr && goid)
+	if (cr && goid) {
+		/* A pipelined request after a response that needed no write. */
+		end_done_request(goid);
 		start_background_read(goid, cr);
+	}
 	return 0;
 }
 
@@ -268,46 +371,21 @@ int uprobe_conn_serve_body_registerOnHitEOF(struct pt_regs *ctx)
 	return on_hit_eof(ctx, (void *)GO_PARAM2(ctx));
 }
 
-/* end_request_scope stops new children from finding the request's span. */
-static __always_inline void end_request_scope(u64 goid, u64 ctx_ptr)
+/* On socket sends and receives (sock_send_length, sock_recv_length) and
+ * TCP state changes (inet_sock_set_state, for a close) anywhere on the
+ * node: the operation of a serving goroutine whose handler is done ends
+ * its request. The response is written out after handlerDone is set, so
+ * that write is the usual end; a response flushed by the handler itself
+ * ends at the keep-alive read or the close that follows. */
+SEC("raw_tracepoint/sock_send_length")
+int tp_server_socket_op(void *ctx)
 {
-	bpf_map_delete_elem(&goroutine_spans, &goid);
-	if (ctx_ptr)
-		bpf_map_delete_elem(&context_spans, &ctx_ptr);
-}
-
-static __always_inline int finish_request(struct pt_regs *ctx, u64 resp_seen)
-{
-	u64 goid = goroutine_id(ctx);
-	struct http_server_event *active = bpf_map_lookup_elem(&active_requests, &goid);
-	/* Without a record (evicted by a flood) the goroutine must still leave
-	 * goroutine_spans, or the next request on its connection would look
-	 * started already (start_background_read). */
-	end_request_scope(goid, active ? active->ctx_ptr : 0);
-	if (active) {
-		if (resp_seen && active->resp_ptr != resp_seen) {
-			count_drop(DROP_MISMATCHED_EXIT);
-			bpf_map_delete_elem(&active_requests, &goid);
-			return 0;
-		}
-	}
-	struct http_server_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_server_event);
-	if (!ev)
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&serving_pids, &tgid))
 		return 0;
-
-	ev->hdr.end_ns = bpf_ktime_get_ns();
-	void *resp = (void *)ev->resp_ptr;
-	void *req = (void *)ev->req_ptr;
-	ev->status = read_s64(resp + off_response_status);
-	ev->route_len = 0;
-	if (route_source == ROUTE_PATTERN) {
-		ev->route_len = READ_GO_STRING(ev->route, req + off_request_pattern);
-	} else if (route_source == ROUTE_PAT_STR) {
-		void *pat = read_ptr(req + off_request_pat);
-		if (pat)
-			ev->route_len = READ_GO_STRING(ev->route, pat + off_pattern_str);
-	}
-	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	u64 goid = syscall_goroutine_id();
+	if (goid)
+		end_done_request(goid);
 	return 0;
 }
 
@@ -315,12 +393,12 @@ SEC("uprobe")
 int uprobe_response_finishRequest(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	return finish_request(ctx, GO_PARAM1(ctx));
+	return finish_request(goroutine_id(ctx), GO_PARAM1(ctx));
 }
 
 SEC("uprobe")
 int uprobe_serverHandler_ServeHTTP_ret(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	return finish_request(ctx, 0);
+	return finish_request(goroutine_id(ctx), 0);
 }

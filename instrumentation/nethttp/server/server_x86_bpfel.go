@@ -93,6 +93,9 @@ const (
 	serverMapInjectingPids                        = "injecting_pids"
 	serverMapOutgoingRequests                     = "outgoing_requests"
 	serverMapScratch                              = "scratch"
+	serverMapServing                              = "serving"
+	serverMapServingPids                          = "serving_pids"
+	serverProgTpServerSocketOp                    = "tp_server_socket_op"
 	serverProgUprobeConnServeBodyRegisterOnHitEOF = "uprobe_conn_serve_body_registerOnHitEOF"
 	serverProgUprobeConnServeRegisterOnHitEOF     = "uprobe_conn_serve_registerOnHitEOF"
 	serverProgUprobeResponseFinishRequest         = "uprobe_response_finishRequest"
@@ -123,6 +126,7 @@ const (
 	serverVarOffRequestTls                        = "off_request_tls"
 	serverVarOffRequestUrl                        = "off_request_url"
 	serverVarOffResponseConn                      = "off_response_conn"
+	serverVarOffResponseHandlerDone               = "off_response_handler_done"
 	serverVarOffResponseReq                       = "off_response_req"
 	serverVarOffResponseStatus                    = "off_response_status"
 	serverVarOffUrlPath                           = "off_url_path"
@@ -173,6 +177,7 @@ type serverSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverProgramSpecs struct {
+	TpServerSocketOp                    *ebpf.ProgramSpec `ebpf:"tp_server_socket_op"`
 	UprobeConnServeBodyRegisterOnHitEOF *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
 	UprobeConnServeRegisterOnHitEOF     *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
 	UprobeResponseFinishRequest         *ebpf.ProgramSpec `ebpf:"uprobe_response_finishRequest"`
@@ -193,43 +198,46 @@ type serverMapSpecs struct {
 	InjectingPids    *ebpf.MapSpec `ebpf:"injecting_pids"`
 	OutgoingRequests *ebpf.MapSpec `ebpf:"outgoing_requests"`
 	Scratch          *ebpf.MapSpec `ebpf:"scratch"`
+	Serving          *ebpf.MapSpec `ebpf:"serving"`
+	ServingPids      *ebpf.MapSpec `ebpf:"serving_pids"`
 }
 
 // serverVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverVariableSpecs struct {
-	CurReqData           *ebpf.VariableSpec `ebpf:"cur_req_data"`
-	OffConnBufr          *ebpf.VariableSpec `ebpf:"off_conn_bufr"`
-	OffConnCurReq        *ebpf.VariableSpec `ebpf:"off_conn_cur_req"`
-	OffConnR             *ebpf.VariableSpec `ebpf:"off_conn_r"`
-	OffConnReaderConn    *ebpf.VariableSpec `ebpf:"off_conn_reader_conn"`
-	OffCtxParent         *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
-	OffG_goid            *ebpf.VariableSpec `ebpf:"off_g_goid"`
-	OffG_m               *ebpf.VariableSpec `ebpf:"off_g_m"`
-	OffG_sched           *ebpf.VariableSpec `ebpf:"off_g_sched"`
-	OffGobufCtxt         *ebpf.VariableSpec `ebpf:"off_gobuf_ctxt"`
-	OffM_curg            *ebpf.VariableSpec `ebpf:"off_m_curg"`
-	OffPatternStr        *ebpf.VariableSpec `ebpf:"off_pattern_str"`
-	OffReaderBuf         *ebpf.VariableSpec `ebpf:"off_reader_buf"`
-	OffReaderR           *ebpf.VariableSpec `ebpf:"off_reader_r"`
-	OffRequestCtx        *ebpf.VariableSpec `ebpf:"off_request_ctx"`
-	OffRequestHost       *ebpf.VariableSpec `ebpf:"off_request_host"`
-	OffRequestMethod     *ebpf.VariableSpec `ebpf:"off_request_method"`
-	OffRequestPat        *ebpf.VariableSpec `ebpf:"off_request_pat"`
-	OffRequestPattern    *ebpf.VariableSpec `ebpf:"off_request_pattern"`
-	OffRequestProtoMajor *ebpf.VariableSpec `ebpf:"off_request_proto_major"`
-	OffRequestProtoMinor *ebpf.VariableSpec `ebpf:"off_request_proto_minor"`
-	OffRequestRemoteAddr *ebpf.VariableSpec `ebpf:"off_request_remote_addr"`
-	OffRequestTls        *ebpf.VariableSpec `ebpf:"off_request_tls"`
-	OffRequestUrl        *ebpf.VariableSpec `ebpf:"off_request_url"`
-	OffResponseConn      *ebpf.VariableSpec `ebpf:"off_response_conn"`
-	OffResponseReq       *ebpf.VariableSpec `ebpf:"off_response_req"`
-	OffResponseStatus    *ebpf.VariableSpec `ebpf:"off_response_status"`
-	OffUrlPath           *ebpf.VariableSpec `ebpf:"off_url_path"`
-	PidnsDev             *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno             *ebpf.VariableSpec `ebpf:"pidns_ino"`
-	RouteSource          *ebpf.VariableSpec `ebpf:"route_source"`
+	CurReqData             *ebpf.VariableSpec `ebpf:"cur_req_data"`
+	OffConnBufr            *ebpf.VariableSpec `ebpf:"off_conn_bufr"`
+	OffConnCurReq          *ebpf.VariableSpec `ebpf:"off_conn_cur_req"`
+	OffConnR               *ebpf.VariableSpec `ebpf:"off_conn_r"`
+	OffConnReaderConn      *ebpf.VariableSpec `ebpf:"off_conn_reader_conn"`
+	OffCtxParent           *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
+	OffG_goid              *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m                 *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffG_sched             *ebpf.VariableSpec `ebpf:"off_g_sched"`
+	OffGobufCtxt           *ebpf.VariableSpec `ebpf:"off_gobuf_ctxt"`
+	OffM_curg              *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	OffPatternStr          *ebpf.VariableSpec `ebpf:"off_pattern_str"`
+	OffReaderBuf           *ebpf.VariableSpec `ebpf:"off_reader_buf"`
+	OffReaderR             *ebpf.VariableSpec `ebpf:"off_reader_r"`
+	OffRequestCtx          *ebpf.VariableSpec `ebpf:"off_request_ctx"`
+	OffRequestHost         *ebpf.VariableSpec `ebpf:"off_request_host"`
+	OffRequestMethod       *ebpf.VariableSpec `ebpf:"off_request_method"`
+	OffRequestPat          *ebpf.VariableSpec `ebpf:"off_request_pat"`
+	OffRequestPattern      *ebpf.VariableSpec `ebpf:"off_request_pattern"`
+	OffRequestProtoMajor   *ebpf.VariableSpec `ebpf:"off_request_proto_major"`
+	OffRequestProtoMinor   *ebpf.VariableSpec `ebpf:"off_request_proto_minor"`
+	OffRequestRemoteAddr   *ebpf.VariableSpec `ebpf:"off_request_remote_addr"`
+	OffRequestTls          *ebpf.VariableSpec `ebpf:"off_request_tls"`
+	OffRequestUrl          *ebpf.VariableSpec `ebpf:"off_request_url"`
+	OffResponseConn        *ebpf.VariableSpec `ebpf:"off_response_conn"`
+	OffResponseHandlerDone *ebpf.VariableSpec `ebpf:"off_response_handler_done"`
+	OffResponseReq         *ebpf.VariableSpec `ebpf:"off_response_req"`
+	OffResponseStatus      *ebpf.VariableSpec `ebpf:"off_response_status"`
+	OffUrlPath             *ebpf.VariableSpec `ebpf:"off_url_path"`
+	PidnsDev               *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno               *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RouteSource            *ebpf.VariableSpec `ebpf:"route_source"`
 }
 
 // serverObjects contains all objects after they have been loaded into the kernel.
@@ -261,6 +269,8 @@ type serverMaps struct {
 	InjectingPids    *ebpf.Map `ebpf:"injecting_pids"`
 	OutgoingRequests *ebpf.Map `ebpf:"outgoing_requests"`
 	Scratch          *ebpf.Map `ebpf:"scratch"`
+	Serving          *ebpf.Map `ebpf:"serving"`
+	ServingPids      *ebpf.Map `ebpf:"serving_pids"`
 }
 
 func (m *serverMaps) Close() error {
@@ -274,6 +284,8 @@ func (m *serverMaps) Close() error {
 		m.InjectingPids,
 		m.OutgoingRequests,
 		m.Scratch,
+		m.Serving,
+		m.ServingPids,
 	)
 }
 
@@ -281,43 +293,45 @@ func (m *serverMaps) Close() error {
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverVariables struct {
-	CurReqData           *ebpf.Variable `ebpf:"cur_req_data"`
-	OffConnBufr          *ebpf.Variable `ebpf:"off_conn_bufr"`
-	OffConnCurReq        *ebpf.Variable `ebpf:"off_conn_cur_req"`
-	OffConnR             *ebpf.Variable `ebpf:"off_conn_r"`
-	OffConnReaderConn    *ebpf.Variable `ebpf:"off_conn_reader_conn"`
-	OffCtxParent         *ebpf.Variable `ebpf:"off_ctx_parent"`
-	OffG_goid            *ebpf.Variable `ebpf:"off_g_goid"`
-	OffG_m               *ebpf.Variable `ebpf:"off_g_m"`
-	OffG_sched           *ebpf.Variable `ebpf:"off_g_sched"`
-	OffGobufCtxt         *ebpf.Variable `ebpf:"off_gobuf_ctxt"`
-	OffM_curg            *ebpf.Variable `ebpf:"off_m_curg"`
-	OffPatternStr        *ebpf.Variable `ebpf:"off_pattern_str"`
-	OffReaderBuf         *ebpf.Variable `ebpf:"off_reader_buf"`
-	OffReaderR           *ebpf.Variable `ebpf:"off_reader_r"`
-	OffRequestCtx        *ebpf.Variable `ebpf:"off_request_ctx"`
-	OffRequestHost       *ebpf.Variable `ebpf:"off_request_host"`
-	OffRequestMethod     *ebpf.Variable `ebpf:"off_request_method"`
-	OffRequestPat        *ebpf.Variable `ebpf:"off_request_pat"`
-	OffRequestPattern    *ebpf.Variable `ebpf:"off_request_pattern"`
-	OffRequestProtoMajor *ebpf.Variable `ebpf:"off_request_proto_major"`
-	OffRequestProtoMinor *ebpf.Variable `ebpf:"off_request_proto_minor"`
-	OffRequestRemoteAddr *ebpf.Variable `ebpf:"off_request_remote_addr"`
-	OffRequestTls        *ebpf.Variable `ebpf:"off_request_tls"`
-	OffRequestUrl        *ebpf.Variable `ebpf:"off_request_url"`
-	OffResponseConn      *ebpf.Variable `ebpf:"off_response_conn"`
-	OffResponseReq       *ebpf.Variable `ebpf:"off_response_req"`
-	OffResponseStatus    *ebpf.Variable `ebpf:"off_response_status"`
-	OffUrlPath           *ebpf.Variable `ebpf:"off_url_path"`
-	PidnsDev             *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno             *ebpf.Variable `ebpf:"pidns_ino"`
-	RouteSource          *ebpf.Variable `ebpf:"route_source"`
+	CurReqData             *ebpf.Variable `ebpf:"cur_req_data"`
+	OffConnBufr            *ebpf.Variable `ebpf:"off_conn_bufr"`
+	OffConnCurReq          *ebpf.Variable `ebpf:"off_conn_cur_req"`
+	OffConnR               *ebpf.Variable `ebpf:"off_conn_r"`
+	OffConnReaderConn      *ebpf.Variable `ebpf:"off_conn_reader_conn"`
+	OffCtxParent           *ebpf.Variable `ebpf:"off_ctx_parent"`
+	OffG_goid              *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m                 *ebpf.Variable `ebpf:"off_g_m"`
+	OffG_sched             *ebpf.Variable `ebpf:"off_g_sched"`
+	OffGobufCtxt           *ebpf.Variable `ebpf:"off_gobuf_ctxt"`
+	OffM_curg              *ebpf.Variable `ebpf:"off_m_curg"`
+	OffPatternStr          *ebpf.Variable `ebpf:"off_pattern_str"`
+	OffReaderBuf           *ebpf.Variable `ebpf:"off_reader_buf"`
+	OffReaderR             *ebpf.Variable `ebpf:"off_reader_r"`
+	OffRequestCtx          *ebpf.Variable `ebpf:"off_request_ctx"`
+	OffRequestHost         *ebpf.Variable `ebpf:"off_request_host"`
+	OffRequestMethod       *ebpf.Variable `ebpf:"off_request_method"`
+	OffRequestPat          *ebpf.Variable `ebpf:"off_request_pat"`
+	OffRequestPattern      *ebpf.Variable `ebpf:"off_request_pattern"`
+	OffRequestProtoMajor   *ebpf.Variable `ebpf:"off_request_proto_major"`
+	OffRequestProtoMinor   *ebpf.Variable `ebpf:"off_request_proto_minor"`
+	OffRequestRemoteAddr   *ebpf.Variable `ebpf:"off_request_remote_addr"`
+	OffRequestTls          *ebpf.Variable `ebpf:"off_request_tls"`
+	OffRequestUrl          *ebpf.Variable `ebpf:"off_request_url"`
+	OffResponseConn        *ebpf.Variable `ebpf:"off_response_conn"`
+	OffResponseHandlerDone *ebpf.Variable `ebpf:"off_response_handler_done"`
+	OffResponseReq         *ebpf.Variable `ebpf:"off_response_req"`
+	OffResponseStatus      *ebpf.Variable `ebpf:"off_response_status"`
+	OffUrlPath             *ebpf.Variable `ebpf:"off_url_path"`
+	PidnsDev               *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno               *ebpf.Variable `ebpf:"pidns_ino"`
+	RouteSource            *ebpf.Variable `ebpf:"route_source"`
 }
 
 // serverPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverPrograms struct {
+	TpServerSocketOp                    *ebpf.Program `ebpf:"tp_server_socket_op"`
 	UprobeConnServeBodyRegisterOnHitEOF *ebpf.Program `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
 	UprobeConnServeRegisterOnHitEOF     *ebpf.Program `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
 	UprobeResponseFinishRequest         *ebpf.Program `ebpf:"uprobe_response_finishRequest"`
@@ -327,6 +341,7 @@ type serverPrograms struct {
 
 func (p *serverPrograms) Close() error {
 	return _ServerClose(
+		p.TpServerSocketOp,
 		p.UprobeConnServeBodyRegisterOnHitEOF,
 		p.UprobeConnServeRegisterOnHitEOF,
 		p.UprobeResponseFinishRequest,
