@@ -38,7 +38,15 @@ func TestBundlesPassVerifier(t *testing.T) {
 				if p.At == probe.AtTracepoints && (p.Fallback == nil || len(p.Tracepoints) == 0) {
 					t.Errorf("probe %s: a tracepoint probe needs tracepoints and a fallback for kernels without them", p.Symbol)
 				}
+				for _, tp := range p.Tracepoints {
+					if spec.Programs[tp.Program] == nil {
+						t.Errorf("tracepoint %s names program %s, which the spec lacks", tp.Name, tp.Program)
+					}
+				}
 				for q := &p; q != nil; q = q.Fallback {
+					if q.At == probe.AtTracepoints {
+						continue
+					}
 					if spec.Programs[q.Program] == nil {
 						t.Errorf("probe %s names program %s, which the spec lacks", q.Symbol, q.Program)
 					}

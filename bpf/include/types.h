@@ -100,4 +100,9 @@ enum sk_action {
 	SK_PASS = 1,
 };
 
+/* The context of a raw tracepoint program: the tracepoint's arguments. */
+struct bpf_raw_tracepoint_args {
+	u64 args[0];
+};
+
 #endif

@@ -386,21 +386,22 @@ func (a *Attachment) attachTracepoints(b *Bundle, p *Probe, coll *ebpf.Collectio
 	if opts.Exits != ExitsAuto {
 		return nil, errTracepointsOff
 	}
-	prog := coll.Programs[p.Program]
-	if prog == nil {
-		return nil, fmt.Errorf("program %s not loaded", p.Program)
-	}
 	var links []link.Link
-	for _, name := range p.Tracepoints {
-		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: prog})
+	for _, tp := range p.Tracepoints {
+		prog := coll.Programs[tp.Program]
+		var l link.Link
+		err := fmt.Errorf("program %s not loaded", tp.Program)
+		if prog != nil {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.Name, Program: prog})
+		}
 		if err != nil {
 			for _, l := range links {
 				l.Close()
 			}
-			return nil, fmt.Errorf("attaching to tracepoint %s: %w", name, err)
+			return nil, fmt.Errorf("attaching to tracepoint %s: %w", tp.Name, err)
 		}
 		links = append(links, l)
-		a.log.Debug("tracepoint attached", "probe", b.Name, "tracepoint", name, "program", p.Program)
+		a.log.Debug("tracepoint attached", "probe", b.Name, "tracepoint", tp.Name, "program", tp.Program)
 	}
 	return links, nil
 }

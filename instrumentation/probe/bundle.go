@@ -76,8 +76,9 @@ type Probe struct {
 	Program string
 	At      Site
 	Callee  string // the called function, for AtCalls
-	// Tracepoints are the kernel's raw tracepoints, for AtTracepoints.
-	Tracepoints []string
+	// Tracepoints are the kernel's raw tracepoints and their programs, for
+	// AtTracepoints (Program is then unused).
+	Tracepoints []Tracepoint
 	// Fallback replaces this probe when Symbol is missing from the binary,
 	// when the kernel lacks its tracepoints, or when Options.Exits rules
 	// out its kind of exit site.
@@ -100,6 +101,12 @@ type Probe struct {
 	// (bpf_get_attach_cookie): one program can serve many functions and
 	// tell them apart.
 	Cookie uint64
+}
+
+// Tracepoint is a program on one of the kernel's raw tracepoints.
+type Tracepoint struct {
+	Name    string // e.g. "sock_send_length"
+	Program string
 }
 
 // GoRange is a range of Go releases; a zero bound is open.

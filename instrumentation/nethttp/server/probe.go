@@ -77,8 +77,12 @@ var Bundle = &probe.Bundle{
 		// send and receive lengths since Linux 6.3), else finishRequest's
 		// entry, else the RETs of ServeHTTP.
 		{
-			Symbol: "socket operations", Program: "tp_server_socket_op", At: probe.AtTracepoints, Cheap: true, Go: go117,
-			Tracepoints: []string{"sock_send_length", "sock_recv_length", "inet_sock_set_state"},
+			Symbol: "socket operations", At: probe.AtTracepoints, Cheap: true, Go: go117,
+			Tracepoints: []probe.Tracepoint{
+				{Name: "sock_send_length", Program: "tp_server_socket_op"},
+				{Name: "sock_recv_length", Program: "tp_server_socket_op"},
+				{Name: "inet_sock_set_state", Program: "tp_server_close"},
+			},
 			Fallback: &probe.Probe{
 				Symbol: "net/http.(*response).finishRequest", Program: "uprobe_response_finishRequest", At: probe.AtEntry, Cheap: true, Go: go117,
 				Fallback: &probe.Probe{Symbol: serveHTTP, Program: "uprobe_serverHandler_ServeHTTP_ret", At: probe.AtReturns, Go: go117},

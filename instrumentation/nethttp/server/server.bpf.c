@@ -131,16 +131,20 @@ struct {
 	__type(value, struct http_server_event);
 } active_requests SEC(".maps");
 
-/* Processes with requests in flight, by kernel tgid: the socket
- * tracepoints fire for every process on the node, and this is their first
- * test. Filled as requests start, so it follows --exe's restarts and
- * needs no PID translation for a sidecar. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, u32);
-	__type(value, u8);
-} serving_pids SEC(".maps");
+/* Processes that serve requests, as bits by kernel tgid modulo
+ * SERVING_PID_BITS: the socket tracepoints fire for every process on the
+ * node, and this one load sends nearly all of them away before any map
+ * lookup. Set as requests start, so it follows --exe's restarts and needs
+ * no PID translation for a sidecar; never cleared: a bit left by a process
+ * that exited, or shared by two PIDs, only costs the next test. */
+#define SERVING_PID_BITS 4096
+u64 serving_pids[SERVING_PID_BITS / 64];
+
+static __always_inline u64 *serving_pid_word(u32 tgid, u64 *bit)
+{
+	*bit = 1ULL << (tgid & 63);
+	return &serving_pids[(tgid / 64) & (SERVING_PID_BITS / 64 - 1)];
+}
 
 /* The *response each serving goroutine is answering, by goroutine id: what
  * the socket tracepoints look up, 8 bytes a request where active_requests
@@ -289,11 +293,10 @@ static __noinline void start_request(u64 goid, void *resp, void *req, void *req_
 	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
 	bpf_map_update_elem(&serving, &goid, &ev->resp_ptr, BPF_ANY);
 
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!bpf_map_lookup_elem(&serving_pids, &tgid)) {
-		u8 one = 1;
-		bpf_map_update_elem(&serving_pids, &tgid, &one, BPF_ANY);
-	}
+	u64 bit;
+	u64 *word = serving_pid_word(bpf_get_current_pid_tgid() >> 32, &bit);
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
 }
 
 /* start_background_read starts the request of the connection whose
@@ -371,22 +374,42 @@ int uprobe_conn_serve_body_registerOnHitEOF(struct pt_regs *ctx)
 	return on_hit_eof(ctx, (void *)GO_PARAM2(ctx));
 }
 
-/* On socket sends and receives (sock_send_length, sock_recv_length) and
- * TCP state changes (inet_sock_set_state, for a close) anywhere on the
- * node: the operation of a serving goroutine whose handler is done ends
- * its request. The response is written out after handlerDone is set, so
- * that write is the usual end; a response flushed by the handler itself
- * ends at the keep-alive read or the close that follows. */
-SEC("raw_tracepoint/sock_send_length")
-int tp_server_socket_op(void *ctx)
+/* end_on_socket_op: a socket operation of the current thread, anywhere on
+ * the node, ends the request of the goroutine that made it if its handler
+ * is done. The response is written out after handlerDone is set, so that
+ * write is the usual end; a response flushed by the handler itself ends at
+ * the keep-alive read or the close that follows. */
+static __always_inline int end_on_socket_op(void)
 {
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!bpf_map_lookup_elem(&serving_pids, &tgid))
+	u64 bit;
+	if (!(*serving_pid_word(bpf_get_current_pid_tgid() >> 32, &bit) & bit))
 		return 0;
 	u64 goid = syscall_goroutine_id();
 	if (goid)
 		end_done_request(goid);
 	return 0;
+}
+
+/* Socket sends and receives (sock_send_length, sock_recv_length). */
+SEC("raw_tracepoint/sock_send_length")
+int tp_server_socket_op(void *ctx)
+{
+	return end_on_socket_op();
+}
+
+#define TCP_FIN_WAIT1 4
+#define TCP_LAST_ACK 9
+
+/* TCP state changes (inet_sock_set_state): only the two a close() of an
+ * open connection makes, in the closing thread. The others (handshakes,
+ * the peer's FIN, timers) mostly run in softirq context, for any thread. */
+SEC("raw_tracepoint/inet_sock_set_state")
+int tp_server_close(struct bpf_raw_tracepoint_args *ctx)
+{
+	int state = (int)ctx->args[2];
+	if (state != TCP_FIN_WAIT1 && state != TCP_LAST_ACK)
+		return 0;
+	return end_on_socket_op();
 }
 
 SEC("uprobe")

@@ -94,7 +94,7 @@ const (
 	serverMapOutgoingRequests                     = "outgoing_requests"
 	serverMapScratch                              = "scratch"
 	serverMapServing                              = "serving"
-	serverMapServingPids                          = "serving_pids"
+	serverProgTpServerClose                       = "tp_server_close"
 	serverProgTpServerSocketOp                    = "tp_server_socket_op"
 	serverProgUprobeConnServeBodyRegisterOnHitEOF = "uprobe_conn_serve_body_registerOnHitEOF"
 	serverProgUprobeConnServeRegisterOnHitEOF     = "uprobe_conn_serve_registerOnHitEOF"
@@ -133,6 +133,7 @@ const (
 	serverVarPidnsDev                             = "pidns_dev"
 	serverVarPidnsIno                             = "pidns_ino"
 	serverVarRouteSource                          = "route_source"
+	serverVarServingPids                          = "serving_pids"
 )
 
 // loadServer returns the embedded CollectionSpec for server.
@@ -177,6 +178,7 @@ type serverSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type serverProgramSpecs struct {
+	TpServerClose                       *ebpf.ProgramSpec `ebpf:"tp_server_close"`
 	TpServerSocketOp                    *ebpf.ProgramSpec `ebpf:"tp_server_socket_op"`
 	UprobeConnServeBodyRegisterOnHitEOF *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
 	UprobeConnServeRegisterOnHitEOF     *ebpf.ProgramSpec `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
@@ -199,7 +201,6 @@ type serverMapSpecs struct {
 	OutgoingRequests *ebpf.MapSpec `ebpf:"outgoing_requests"`
 	Scratch          *ebpf.MapSpec `ebpf:"scratch"`
 	Serving          *ebpf.MapSpec `ebpf:"serving"`
-	ServingPids      *ebpf.MapSpec `ebpf:"serving_pids"`
 }
 
 // serverVariableSpecs contains global variables before they are loaded into the kernel.
@@ -238,6 +239,7 @@ type serverVariableSpecs struct {
 	PidnsDev               *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno               *ebpf.VariableSpec `ebpf:"pidns_ino"`
 	RouteSource            *ebpf.VariableSpec `ebpf:"route_source"`
+	ServingPids            *ebpf.VariableSpec `ebpf:"serving_pids"`
 }
 
 // serverObjects contains all objects after they have been loaded into the kernel.
@@ -270,7 +272,6 @@ type serverMaps struct {
 	OutgoingRequests *ebpf.Map `ebpf:"outgoing_requests"`
 	Scratch          *ebpf.Map `ebpf:"scratch"`
 	Serving          *ebpf.Map `ebpf:"serving"`
-	ServingPids      *ebpf.Map `ebpf:"serving_pids"`
 }
 
 func (m *serverMaps) Close() error {
@@ -285,7 +286,6 @@ func (m *serverMaps) Close() error {
 		m.OutgoingRequests,
 		m.Scratch,
 		m.Serving,
-		m.ServingPids,
 	)
 }
 
@@ -325,12 +325,14 @@ type serverVariables struct {
 	PidnsDev               *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno               *ebpf.Variable `ebpf:"pidns_ino"`
 	RouteSource            *ebpf.Variable `ebpf:"route_source"`
+	ServingPids            *ebpf.Variable `ebpf:"serving_pids"`
 }
 
 // serverPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadServerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type serverPrograms struct {
+	TpServerClose                       *ebpf.Program `ebpf:"tp_server_close"`
 	TpServerSocketOp                    *ebpf.Program `ebpf:"tp_server_socket_op"`
 	UprobeConnServeBodyRegisterOnHitEOF *ebpf.Program `ebpf:"uprobe_conn_serve_body_registerOnHitEOF"`
 	UprobeConnServeRegisterOnHitEOF     *ebpf.Program `ebpf:"uprobe_conn_serve_registerOnHitEOF"`
@@ -341,6 +343,7 @@ type serverPrograms struct {
 
 func (p *serverPrograms) Close() error {
 	return _ServerClose(
+		p.TpServerClose,
 		p.TpServerSocketOp,
 		p.UprobeConnServeBodyRegisterOnHitEOF,
 		p.UprobeConnServeRegisterOnHitEOF,
