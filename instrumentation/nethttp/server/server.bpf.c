@@ -152,7 +152,7 @@ static __always_inline u64 *serving_pid_word(u32 tgid, u64 *bit)
  * from there by a flood is still seen to end, and counted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 32768);
 	__type(key, u64);
 	__type(value, u64);
 } serving SEC(".maps");
