@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -49,6 +51,7 @@ type call struct {
 type sent struct {
 	call
 	addr       string // the server's "127.0.0.1:PORT"
+	scheme     string // "https", or "" for http
 	localPort  int    // the client's port, the server's network.peer.port
 	start, end time.Time
 }
@@ -81,14 +84,24 @@ func hello(n int) []call {
 // that every span has its own peer port, and checks each response.
 func sendAll(t testing.TB, addr string, calls []call) []sent {
 	t.Helper()
+	return sendAllOver(t, addr, calls, nil)
+}
+
+// sendAllOver is sendAll over HTTPS when tlsConfig is not nil.
+func sendAllOver(t testing.TB, addr string, calls []call, tlsConfig *tls.Config) []sent {
+	t.Helper()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
 	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, TLSClientConfig: tlsConfig},
 		Timeout:   10 * time.Second,
 	}
 	defer client.CloseIdleConnections()
 	out := make([]sent, 0, len(calls))
 	for _, c := range calls {
-		s := sent{call: c, addr: addr}
+		s := sent{call: c, addr: addr, scheme: scheme}
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 			s.localPort = info.Conn.LocalAddr().(*net.TCPAddr).Port
 		}}
@@ -96,7 +109,7 @@ func sendAll(t testing.TB, addr string, calls []call) []sent {
 		if c.body != "" {
 			body = strings.NewReader(c.body)
 		}
-		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), c.method, "http://"+addr+c.target, body)
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), c.method, scheme+"://"+addr+c.target, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +282,7 @@ func checkServerSpans(t testing.TB, got []otlptest.Span, calls []sent, res wantR
 		for k, w := range map[string]any{
 			"http.request.method":       c.method,
 			"url.path":                  path,
-			"url.scheme":                "http",
+			"url.scheme":                cmp.Or(c.scheme, "http"),
 			"http.response.status_code": int64(c.status),
 			"http.route":                route,
 			"server.address":            host,

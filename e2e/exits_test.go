@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -52,12 +53,44 @@ func TestServerExits(t *testing.T) {
 	}
 }
 
+// TestServerSpansTLS traces an HTTPS server (HTTP/1.1 over crypto/tls):
+// the response goes out through tls.Conn on the serving goroutine, and the
+// spans say url.scheme https. Connections closed after each response, then
+// one keep-alive connection.
+func TestServerSpansTLS(t *testing.T) {
+	requireBPF(t)
+	rcv := otlptest.Start(t)
+	a := startApp(t, bins.app, "-tls")
+	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
+	waitAttached(t, agent)
+	checkExitSites(t, agent, nil)
+	conf := &tls.Config{InsecureSkipVerify: true} // the app's certificate is self-signed
+	calls := sendAllOver(t, a.addr, serverCalls, conf)
+	calls = append(calls, sendOnOneConnOver(t, a.addr, []call{serverCalls[0], flushed, serverCalls[2], serverCalls[7], flushed}, false, conf)...)
+	agent.stop(t, 15*time.Second)
+	checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bins.app})
+}
+
 // sendOnOneConn sends the calls over one keep-alive connection, one after
 // another or, pipelined, all in one write before reading any response. It
 // closes the connection after the last response.
 func sendOnOneConn(t testing.TB, addr string, calls []call, pipelined bool) []sent {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return sendOnOneConnOver(t, addr, calls, pipelined, nil)
+}
+
+// sendOnOneConnOver is sendOnOneConn over TLS when tlsConfig is not nil.
+func sendOnOneConnOver(t testing.TB, addr string, calls []call, pipelined bool, tlsConfig *tls.Config) []sent {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		conn, err = tls.Dial("tcp", addr, tlsConfig)
+	} else {
+		conn, err = net.Dial("tcp", addr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +105,7 @@ func sendOnOneConn(t testing.TB, addr string, calls []call, pipelined bool) []se
 		if c.body != "" {
 			body = strings.NewReader(c.body)
 		}
-		req, err := http.NewRequest(c.method, "http://"+addr+c.target, body)
+		req, err := http.NewRequest(c.method, scheme+"://"+addr+c.target, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +113,7 @@ func sendOnOneConn(t testing.TB, addr string, calls []call, pipelined bool) []se
 			req.Header.Set("User-Agent", c.userAgent)
 		}
 		reqs = append(reqs, req)
-		out[i] = sent{call: c, addr: addr, localPort: port}
+		out[i] = sent{call: c, addr: addr, localPort: port, scheme: scheme}
 		if pipelined {
 			if err := req.Write(&wire); err != nil {
 				t.Fatal(err)

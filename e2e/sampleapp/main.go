@@ -4,7 +4,10 @@
 //
 // Usage:
 //
-//	sampleapp [-addr 127.0.0.1:8080]
+//	sampleapp [-addr 127.0.0.1:8080] [-tls]
+//
+// -tls serves HTTPS (HTTP/1.1 only) with a self-signed certificate made at
+// start; the outgoing calls then need -downstream.
 //
 // It prints "listening on ADDR" (the bound address, so -addr 127.0.0.1:0
 // works) once the listener is open, and shuts down cleanly on SIGINT/SIGTERM.
@@ -12,10 +15,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -37,6 +47,7 @@ func main() {
 	flag.StringVar(&o.downstream, "downstream", "", "base URL of the outgoing calls (default: this server)")
 	flag.StringVar(&o.dbDriver, "db-driver", "sqlite", `database/sql driver: "sqlite" or "pgx"`)
 	flag.StringVar(&o.dbDSN, "db-dsn", "", "data source name (default: a new SQLite file in a temporary directory)")
+	flag.BoolVar(&o.tls, "tls", false, "serve HTTPS (HTTP/1.1) with a self-signed certificate")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "sampleapp: %v\n", err)
@@ -46,6 +57,7 @@ func main() {
 
 type options struct {
 	addr, downstream, dbDriver, dbDSN string
+	tls                               bool
 }
 
 func run(o options) error {
@@ -80,6 +92,15 @@ func run(o options) error {
 	mux := newMux()
 	newCalls(o.downstream, refused, db, o.dbDriver == "pgx", 4).register(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if o.tls {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		// HTTP/1.1 only: an empty TLSNextProto turns HTTP/2 off.
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	}
 	fmt.Printf("listening on %s\n", ln.Addr())
 
 	errc := make(chan error, 1)
@@ -98,6 +119,28 @@ func run(o options) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1, valid for a day.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sampleapp"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // closedPortURL is the URL of a loopback port that was free a moment ago:
