@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
@@ -90,10 +91,7 @@ func sendAll(t testing.TB, addr string, calls []call) []sent {
 // sendAllOver is sendAll over HTTPS when tlsConfig is not nil.
 func sendAllOver(t testing.TB, addr string, calls []call, tlsConfig *tls.Config) []sent {
 	t.Helper()
-	scheme := "http"
-	if tlsConfig != nil {
-		scheme = "https"
-	}
+	scheme := schemeFor(tlsConfig)
 	client := &http.Client{
 		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, TLSClientConfig: tlsConfig},
 		Timeout:   10 * time.Second,
@@ -105,20 +103,7 @@ func sendAllOver(t testing.TB, addr string, calls []call, tlsConfig *tls.Config)
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 			s.localPort = info.Conn.LocalAddr().(*net.TCPAddr).Port
 		}}
-		var body io.Reader
-		if c.body != "" {
-			body = strings.NewReader(c.body)
-		}
-		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), c.method, scheme+"://"+addr+c.target, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.userAgent != "" {
-			req.Header.Set("User-Agent", c.userAgent)
-		}
-		if c.traceparent != "" {
-			req.Header.Set("Traceparent", c.traceparent)
-		}
+		req := callRequest(t, httptrace.WithClientTrace(t.Context(), trace), c, scheme+"://"+addr)
 		s.start = time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
@@ -139,6 +124,35 @@ func sendAllOver(t testing.TB, addr string, calls []call, tlsConfig *tls.Config)
 		out = append(out, s)
 	}
 	return out
+}
+
+// schemeFor is the URL scheme of requests made with tlsConfig (nil: none).
+func schemeFor(tlsConfig *tls.Config) string {
+	if tlsConfig != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// callRequest builds c's request to the server at base ("http://HOST:PORT"):
+// its method, target, body, User-Agent and traceparent.
+func callRequest(t testing.TB, ctx context.Context, c call, base string) *http.Request {
+	t.Helper()
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, base+c.target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.traceparent != "" {
+		req.Header.Set("Traceparent", c.traceparent)
+	}
+	return req
 }
 
 // wantResource is what every span of one target process must carry.

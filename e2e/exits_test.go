@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -84,9 +83,8 @@ func sendOnOneConnOver(t testing.TB, addr string, calls []call, pipelined bool, 
 	t.Helper()
 	var conn net.Conn
 	var err error
-	scheme := "http"
+	scheme := schemeFor(tlsConfig)
 	if tlsConfig != nil {
-		scheme = "https"
 		conn, err = tls.Dial("tcp", addr, tlsConfig)
 	} else {
 		conn, err = net.Dial("tcp", addr)
@@ -101,17 +99,7 @@ func sendOnOneConnOver(t testing.TB, addr string, calls []call, pipelined bool, 
 	var reqs []*http.Request
 	var wire bytes.Buffer
 	for i, c := range calls {
-		var body io.Reader
-		if c.body != "" {
-			body = strings.NewReader(c.body)
-		}
-		req, err := http.NewRequest(c.method, scheme+"://"+addr+c.target, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.userAgent != "" {
-			req.Header.Set("User-Agent", c.userAgent)
-		}
+		req := callRequest(t, t.Context(), c, scheme+"://"+addr)
 		reqs = append(reqs, req)
 		out[i] = sent{call: c, addr: addr, localPort: port, scheme: scheme}
 		if pipelined {
