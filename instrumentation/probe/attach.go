@@ -237,8 +237,13 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 	if err != nil && dropTracepointPrograms(spec) {
 		// A kernel without the helpers they need (task_pt_regs: 5.15)
 		// refuses the whole collection: the probes fall back to uprobes.
-		a.log.Info("kernel refused tracepoint programs, using uprobes instead", "probe", b.Name, "error", err)
-		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace})
+		// Said only when that was the reason: a collection refused for
+		// another one fails below with its own error.
+		var retryErr error
+		if coll, retryErr = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: replace}); retryErr == nil {
+			a.log.Info("kernel refused tracepoint programs, using uprobes instead", "probe", b.Name, "error", err)
+		}
+		err = retryErr
 	}
 	if err != nil {
 		var verr *ebpf.VerifierError

@@ -77,7 +77,7 @@ var Bundle = &probe.Bundle{
 		// send and receive lengths since Linux 6.3), else finishRequest's
 		// entry, else the RETs of ServeHTTP.
 		{
-			Symbol: "socket operations", At: probe.AtTracepoints, Cheap: true, Go: go117,
+			Symbol: "socket operations", At: probe.AtTracepoints, Go: go117,
 			Tracepoints: []probe.Tracepoint{
 				{Name: "sock_send_length", Program: "tp_server_socket_op"},
 				{Name: "sock_recv_length", Program: "tp_server_socket_op"},
