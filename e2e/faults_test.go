@@ -120,8 +120,9 @@ func TestFaultRingBufferOverflow(t *testing.T) {
 	a, agent, health := startTraced(t, otlpEnv(rcv.addr))
 	l := startLoad(t, loadSpec{addr: a.addr, conns: 16, req: helloReq})
 
-	// The ring is 4 MiB of ~1 KB records: about 4,100.
-	const unread = 12_000
+	// The ring is 4 MiB of /hello records of about 240 bytes (the fixed part
+	// and the texts used): about 17,500.
+	const unread = 52_000
 	if err := agent.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

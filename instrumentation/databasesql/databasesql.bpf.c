@@ -43,37 +43,44 @@ struct db_event {
 	u64 driver_type; /* of its driver.Driver, when the connector is sql.Open's dsnConnector */
 	u64 err_type;    /* of the returned error, 0: none */
 	u32 call;        /* enum db_call */
-	u16 query_len;
-	u8 _pad[2];
-	char query[QUERY_MAX];
+	u16 query_len;   /* the text that follows (see Record texts) */
+	u16 text_len;
+};
+
+/* An in-flight call: its record and room for the statement. */
+struct db_record {
+	struct db_event ev;
+	char text[QUERY_MAX];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct db_event);
+	__type(value, struct db_record);
 } scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, u64);
-	__type(value, struct db_event);
+	__type(value, struct db_record);
 } active_calls SEC(".maps");
 
 /* start_call opens the in-flight record of a call on db with context
  * go_ctx (its data pointer). The caller fills the query text after. */
-static __always_inline struct db_event *start_call(struct pt_regs *ctx, void *db, void *go_ctx, u32 call, u64 *goid)
+static __always_inline struct db_record *start_call(struct pt_regs *ctx, void *db, void *go_ctx, u32 call, u64 *goid)
 {
 	*goid = goroutine_id(ctx);
 	u32 zero = 0;
-	struct db_event *ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!*goid || !ev)
+	struct db_record *rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!*goid || !rec)
 		return 0;
+	struct db_event *ev = &rec->ev;
 	begin_event(&ev->hdr, EVENT_DB, *goid, parent_span(*goid, go_ctx));
 	ev->call = call;
 	ev->query_len = 0;
+	ev->text_len = 0;
 	struct go_iface conn = {};
 	if (db)
 		bpf_probe_read_user(&conn, sizeof(conn), db + off_db_connector);
@@ -82,23 +89,23 @@ static __always_inline struct db_event *start_call(struct pt_regs *ctx, void *db
 	if (conn.data)
 		bpf_probe_read_user(&drv, sizeof(drv), conn.data + off_dsnconnector_driver);
 	ev->driver_type = go_type(drv.tab);
-	return ev;
+	return rec;
 }
 
-static __always_inline void open_call(struct db_event *ev, u64 goid)
+static __always_inline void open_call(struct db_record *rec, u64 goid)
 {
-	bpf_map_update_elem(&active_calls, &goid, ev, BPF_ANY);
+	bpf_map_update_elem(&active_calls, &goid, rec, BPF_ANY);
 }
 
 /* A statement given as a string argument in RDI:RSI. */
 static __always_inline int text_call(struct pt_regs *ctx, void *db, u32 call)
 {
 	u64 goid;
-	struct db_event *ev = start_call(ctx, db, (void *)GO_PARAM3(ctx), call, &goid);
-	if (!ev)
+	struct db_record *rec = start_call(ctx, db, (void *)GO_PARAM3(ctx), call, &goid);
+	if (!rec)
 		return 0;
-	ev->query_len = read_bytes(ev->query, sizeof(ev->query), (void *)GO_PARAM4(ctx), GO_PARAM5(ctx));
-	open_call(ev, goid);
+	rec->ev.query_len = APPEND_TEXT(rec, QUERY_MAX, (void *)GO_PARAM4(ctx), GO_PARAM5(ctx));
+	open_call(rec, goid);
 	return 0;
 }
 
@@ -149,11 +156,11 @@ static __always_inline int stmt_call(struct pt_regs *ctx, u32 call)
 {
 	void *s = (void *)GO_PARAM1(ctx);
 	u64 goid;
-	struct db_event *ev = start_call(ctx, read_ptr(s + off_stmt_db), (void *)GO_PARAM3(ctx), call, &goid);
-	if (!ev)
+	struct db_record *rec = start_call(ctx, read_ptr(s + off_stmt_db), (void *)GO_PARAM3(ctx), call, &goid);
+	if (!rec)
 		return 0;
-	ev->query_len = READ_GO_STRING(ev->query, s + off_stmt_query);
-	open_call(ev, goid);
+	rec->ev.query_len = APPEND_GO_STRING(rec, QUERY_MAX, s + off_stmt_query);
+	open_call(rec, goid);
 	return 0;
 }
 
@@ -175,9 +182,9 @@ int uprobe_Stmt_ExecContext(struct pt_regs *ctx)
 static __always_inline int tx_call(struct pt_regs *ctx, void *db, void *go_ctx, u32 call)
 {
 	u64 goid;
-	struct db_event *ev = start_call(ctx, db, go_ctx, call, &goid);
-	if (ev)
-		open_call(ev, goid);
+	struct db_record *rec = start_call(ctx, db, go_ctx, call, &goid);
+	if (rec)
+		open_call(rec, goid);
 	return 0;
 }
 
@@ -223,12 +230,14 @@ static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab)
 {
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
-	struct db_event *ev = TAKE_ACTIVE(active_calls, goid, struct db_event);
-	if (!ev)
+	struct db_record *rec = bpf_map_lookup_elem(&active_calls, &goid);
+	if (!rec) {
+		count_drop(DROP_UNMATCHED_EXIT);
 		return 0;
-	ev->hdr.end_ns = end;
-	ev->err_type = go_type((void *)err_tab);
-	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	}
+	rec->ev.hdr.end_ns = end;
+	rec->ev.err_type = go_type((void *)err_tab);
+	OUTPUT_ACTIVE(active_calls, goid, rec);
 	return 0;
 }
 

@@ -40,8 +40,13 @@ type databasesqlDbEvent struct {
 	ErrType    uint64
 	Call       uint32
 	QueryLen   uint16
-	Pad        [2]uint8
-	Query      [1024]int8
+	TextLen    uint16
+}
+
+type databasesqlDbRecord struct {
+	_    structs.HostLayout
+	Ev   databasesqlDbEvent
+	Text [1024]int8
 }
 
 type databasesqlSpanContext struct {

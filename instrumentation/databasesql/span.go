@@ -15,7 +15,7 @@ import (
 	"github.com/spanprobe/spanprobe/internal/sqltext"
 )
 
-var errShortRecord = errors.New("decoding database/sql event: record too short")
+var errShortRecord = errors.New("decoding database/sql event: record shorter than its lengths")
 
 var eventSize = int(unsafe.Sizeof(databasesqlDbEvent{}))
 
@@ -34,20 +34,25 @@ func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
 	if len(raw) < eventSize {
 		return errShortRecord
 	}
-	fillSpan((*databasesqlDbEvent)(unsafe.Pointer(&raw[0])), s, env)
+	ev := (*databasesqlDbEvent)(unsafe.Pointer(&raw[0]))
+	t := probe.TextsAfter(raw, eventSize)
+	query := t.Next(ev.QueryLen)
+	if t.Short() {
+		return errShortRecord
+	}
+	fillSpan(ev, string(query), s, env)
 	return nil
 }
 
 // fillSpan sets name, kind, attributes and status per the database client
 // semantic conventions.
-func fillSpan(ev *databasesqlDbEvent, s *tracetest.SpanStub, env *probe.Env) {
+func fillSpan(ev *databasesqlDbEvent, query string, s *tracetest.SpanStub, env *probe.Env) {
 	system := systemName(env, ev.ConnType, ev.DriverType)
 	attrs := probe.Attrs(s, 6)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
 
 	op, collection := callOperations[databasesqlDbCall(ev.Call)], ""
 	if op == "" {
-		query := probe.String(ev.Query[:], ev.QueryLen)
 		op, collection = sqltext.Summarize(system, query)
 		if !env.RawQuery() {
 			query = sqltext.Sanitize(system, query)

@@ -49,23 +49,26 @@ struct http_client_event {
 	u64 err_type; /* the returned error's dynamic type, 0: none */
 	u8 has_user;  /* the URL carries user info: url.full redacts it */
 	u8 _pad[1];
+	/* The texts that follow, in this order (see Record texts). */
 	u16 method_len;
 	u16 scheme_len;
 	u16 host_len;
 	u16 path_len;
 	u16 query_len;
-	char method[METHOD_MAX];
-	char scheme[SCHEME_MAX];
-	char host[HOST_MAX];
-	char path[URL_PATH_MAX];
-	char query[QUERY_MAX];
+	u16 text_len;
+};
+
+/* An in-flight request: its record and room for its texts. */
+struct http_client_record {
+	struct http_client_event ev;
+	char text[METHOD_MAX + SCHEME_MAX + HOST_MAX + URL_PATH_MAX + QUERY_MAX];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct http_client_event);
+	__type(value, struct http_client_record);
 } scratch SEC(".maps");
 
 /* In-flight requests by goroutine id; LRU for the reasons given in the
@@ -74,7 +77,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, u64);
-	__type(value, struct http_client_event);
+	__type(value, struct http_client_record);
 } active_requests SEC(".maps");
 
 SEC("uprobe")
@@ -84,15 +87,17 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 	void *req = (void *)GO_PARAM2(ctx);
 	u64 goid = goroutine_id(ctx);
 	u32 zero = 0;
-	struct http_client_event *ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!goid || !ev)
+	struct http_client_record *rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!goid || !rec)
 		return 0;
+	struct http_client_event *ev = &rec->ev;
 
 	struct go_iface rctx = {};
 	bpf_probe_read_user(&rctx, sizeof(rctx), req + off_request_ctx);
 	begin_event(&ev->hdr, EVENT_HTTP_CLIENT, goid, parent_span(goid, rctx.data));
 
-	ev->method_len = READ_GO_STRING(ev->method, req + off_request_method);
+	ev->text_len = 0;
+	ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
 	void *url = read_ptr(req + off_request_url);
 	ev->scheme_len = 0;
 	ev->host_len = 0;
@@ -100,13 +105,13 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 	ev->query_len = 0;
 	ev->has_user = 0;
 	if (url) {
-		ev->scheme_len = READ_GO_STRING(ev->scheme, url + off_url_scheme);
-		ev->host_len = READ_GO_STRING(ev->host, url + off_url_host);
-		ev->path_len = READ_GO_STRING(ev->path, url + off_url_path);
-		ev->query_len = READ_GO_STRING(ev->query, url + off_url_raw_query);
+		ev->scheme_len = APPEND_GO_STRING(rec, SCHEME_MAX, url + off_url_scheme);
+		ev->host_len = APPEND_GO_STRING(rec, HOST_MAX, url + off_url_host);
+		ev->path_len = APPEND_GO_STRING(rec, URL_PATH_MAX, url + off_url_path);
+		ev->query_len = APPEND_GO_STRING(rec, QUERY_MAX, url + off_url_raw_query);
 		ev->has_user = read_ptr(url + off_url_user) != 0;
 	}
-	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+	bpf_map_update_elem(&active_requests, &goid, rec, BPF_ANY);
 	if (inject_traceparent) {
 		/* Written once per process; the lookup keeps it fresh in the LRU. */
 		u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -127,7 +132,7 @@ int uprobe_persistConn_roundTrip(struct pt_regs *ctx)
 	if (!inject_traceparent)
 		return 0;
 	u64 goid = goroutine_id(ctx);
-	struct http_client_event *active = bpf_map_lookup_elem(&active_requests, &goid);
+	struct http_client_record *active = bpf_map_lookup_elem(&active_requests, &goid);
 	if (!active)
 		return 0;
 	struct go_iface conn = {}, laddr = {};
@@ -143,7 +148,7 @@ int uprobe_persistConn_roundTrip(struct pt_regs *ctx)
 	if (port <= 0 || port > 65535)
 		return 0;
 	struct outgoing_key key = {.pid = bpf_get_current_pid_tgid() >> 32, .port = port};
-	struct outgoing_request req = {.sc = active->hdr.sc};
+	struct outgoing_request req = {.sc = active->ev.hdr.sc};
 	bpf_map_update_elem(&outgoing_requests, &key, &req, BPF_ANY);
 	return 0;
 }
@@ -154,9 +159,12 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 	IGNORE_OTHER_NAMESPACES();
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
-	struct http_client_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_client_event);
-	if (!ev)
+	struct http_client_record *rec = bpf_map_lookup_elem(&active_requests, &goid);
+	if (!rec) {
+		count_drop(DROP_UNMATCHED_EXIT);
 		return 0;
+	}
+	struct http_client_event *ev = &rec->ev;
 	ev->hdr.end_ns = end;
 	void *resp = (void *)GO_PARAM1(ctx);
 	ev->err_type = go_type((void *)GO_PARAM2(ctx));
@@ -168,6 +176,6 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 		ev->proto_major = read_s64(resp + off_response_proto_major);
 		ev->proto_minor = read_s64(resp + off_response_proto_minor);
 	}
-	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	OUTPUT_ACTIVE(active_requests, goid, rec);
 	return 0;
 }

@@ -36,12 +36,14 @@ type clientHttpClientEvent struct {
 	HostLen    uint16
 	PathLen    uint16
 	QueryLen   uint16
-	Method     [16]int8
-	Scheme     [16]int8
-	Host       [64]int8
-	Path       [128]int8
-	Query      [128]int8
-	_          [4]byte
+	TextLen    uint16
+	_          [2]byte
+}
+
+type clientHttpClientRecord struct {
+	_    structs.HostLayout
+	Ev   clientHttpClientEvent
+	Text [352]int8
 }
 
 type clientOutgoingKey struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
-var errShortRecord = errors.New("decoding net/http client event: record too short")
+var errShortRecord = errors.New("decoding net/http client event: record shorter than its lengths")
 
 var eventSize = int(unsafe.Sizeof(clientHttpClientEvent{}))
 
@@ -24,21 +24,36 @@ func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
 	if len(raw) < eventSize {
 		return errShortRecord
 	}
-	fillSpan((*clientHttpClientEvent)(unsafe.Pointer(&raw[0])), s, env)
+	ev := (*clientHttpClientEvent)(unsafe.Pointer(&raw[0]))
+	t := probe.TextsAfter(raw, eventSize)
+	x := eventTexts{
+		method: string(t.Next(ev.MethodLen)),
+		scheme: string(t.Next(ev.SchemeLen)),
+		host:   string(t.Next(ev.HostLen)),
+		path:   string(t.Next(ev.PathLen)),
+		query:  string(t.Next(ev.QueryLen)),
+	}
+	if t.Short() {
+		return errShortRecord
+	}
+	fillSpan(ev, &x, s, env)
 	return nil
 }
 
+// eventTexts are the strings of one record, in the probe's order.
+type eventTexts struct{ method, scheme, host, path, query string }
+
 // fillSpan sets name, kind, attributes and status from one event, per the
 // stable HTTP client semantic conventions.
-func fillSpan(ev *clientHttpClientEvent, s *tracetest.SpanStub, env *probe.Env) {
-	method, methodOriginal := httpconv.NormalizeMethod(probe.String(ev.Method[:], ev.MethodLen))
-	scheme := probe.String(ev.Scheme[:], ev.SchemeLen)
-	hostport := probe.String(ev.Host[:], ev.HostLen)
+func fillSpan(ev *clientHttpClientEvent, x *eventTexts, s *tracetest.SpanStub, env *probe.Env) {
+	method, methodOriginal := httpconv.NormalizeMethod(x.method)
+	scheme := x.scheme
+	hostport := x.host
 
 	attrs := probe.Attrs(s, 9)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLFull(fullURL(scheme, hostport, probe.String(ev.Path[:], ev.PathLen), probe.String(ev.Query[:], ev.QueryLen), ev.HasUser != 0)),
+		semconv.URLFull(fullURL(scheme, hostport, x.path, x.query, ev.HasUser != 0)),
 	)
 	if methodOriginal != "" {
 		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(methodOriginal))

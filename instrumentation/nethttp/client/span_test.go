@@ -2,7 +2,6 @@ package client
 
 import (
 	"testing"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -38,13 +37,6 @@ type typeNames map[uint64]string
 
 func (m typeNames) TypeName(addr uint64) string { return m[addr] }
 
-func put(dst []int8, s string) uint16 {
-	for i := range len(s) {
-		dst[i] = int8(s[i])
-	}
-	return uint16(len(s))
-}
-
 func TestDecode(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
@@ -59,13 +51,9 @@ func TestDecode(t *testing.T) {
 		{"unnamed error", 0, 0x2000, codes.Error, "_OTHER"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var ev clientHttpClientEvent
-			ev.MethodLen = put(ev.Method[:], "GET")
-			ev.SchemeLen = put(ev.Scheme[:], "http")
-			ev.HostLen = put(ev.Host[:], "127.0.0.1:9")
-			ev.PathLen = put(ev.Path[:], "/x")
+			ev := clientHttpClientEvent{MethodLen: 3, SchemeLen: 4, HostLen: 11, PathLen: 2, QueryLen: 3, TextLen: 23}
 			ev.Status, ev.ProtoMajor, ev.ProtoMinor, ev.ErrType = tt.status, 1, 1, tt.errType
-			raw := unsafe.Slice((*byte)(unsafe.Pointer(&ev)), eventSize)
+			raw := probe.RecordBytes(&ev, "GET", "http", "127.0.0.1:9", "/x", "a=1")
 			var s tracetest.SpanStub
 			if err := decode(raw, &s, &probe.Env{Target: typeNames{0x1000: "*net.OpError"}}); err != nil {
 				t.Fatal(err)
@@ -77,7 +65,7 @@ func TestDecode(t *testing.T) {
 			for _, kv := range s.Attributes {
 				got[kv.Key] = kv.Value
 			}
-			if v := got["url.full"].AsString(); v != "http://127.0.0.1:9/x" {
+			if v := got["url.full"].AsString(); v != "http://127.0.0.1:9/x?a=1" {
 				t.Errorf("url.full = %q", v)
 			}
 			if v := got["server.port"].AsInt64(); v != 9 {
@@ -93,6 +81,10 @@ func TestDecode(t *testing.T) {
 	}
 	var s tracetest.SpanStub
 	if err := decode(make([]byte, eventSize-1), &s, nil); err == nil {
-		t.Error("decode of a short record succeeded")
+		t.Error("decode of a record shorter than its fixed part succeeded")
+	}
+	ev := clientHttpClientEvent{MethodLen: 3, PathLen: 2}
+	if err := decode(probe.RecordBytes(&ev, "GET", "/"), &s, nil); err == nil {
+		t.Error("decode of a record shorter than its texts succeeded")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 	coltracev1 "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -105,16 +104,16 @@ func benchRecords() [][]byte {
 	}
 	out := make([][]byte, len(reqs))
 	for i, r := range reqs {
-		ev := event(r)
-		ev.Hdr.Kind = probe.KindHTTPServer
-		ev.Hdr.Pid = 4242
-		ev.Hdr.Goid = uint64(100 + i)
-		ev.Hdr.StartNs = uint64(time.Second) * uint64(i+1)
-		ev.Hdr.EndNs = ev.Hdr.StartNs + uint64(150*time.Microsecond)
-		ev.Hdr.Sc.TraceId[15] = byte(i + 1)
-		ev.Hdr.Sc.SpanId[7] = byte(i + 1)
-		ev.Hdr.Sc.Flags = byte(trace.FlagsSampled)
-		out[i] = append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(ev)), eventSize)...)
+		out[i] = record(r, func(ev *serverHttpServerEvent) {
+			ev.Hdr.Kind = probe.KindHTTPServer
+			ev.Hdr.Pid = 4242
+			ev.Hdr.Goid = uint64(100 + i)
+			ev.Hdr.StartNs = uint64(time.Second) * uint64(i+1)
+			ev.Hdr.EndNs = ev.Hdr.StartNs + uint64(150*time.Microsecond)
+			ev.Hdr.Sc.TraceId[15] = byte(i + 1)
+			ev.Hdr.Sc.SpanId[7] = byte(i + 1)
+			ev.Hdr.Sc.Flags = byte(trace.FlagsSampled)
+		})
 	}
 	return out
 }

@@ -87,22 +87,23 @@ struct http_server_event {
 	s64 proto_minor;
 	u8 tls;
 	u8 _pad[1];
+	/* The texts that follow, in this order (see Record texts). The user
+	 * agent comes from the raw request head the connection's bufio.Reader
+	 * still holds: no walk of the Header map (whose layout changed in Go
+	 * 1.24). Spaces around it and the CR are user space's to trim. */
 	u16 method_len;
 	u16 path_len;
 	u16 host_len;
 	u16 remote_len;
-	u16 route_len;
 	u16 user_agent_len;
-	u8 _pad2[2];
-	char method[METHOD_MAX];
-	char path[URL_PATH_MAX];
-	char host[HOST_MAX];
-	char remote[REMOTE_MAX];
-	char route[ROUTE_MAX];
-	/* From the raw request head the connection's bufio.Reader still holds:
-	 * no walk of the Header map (whose layout changed in Go 1.24). Spaces
-	 * around the value and the CR are user space's to trim. */
-	char user_agent[USER_AGENT_MAX];
+	u16 route_len;
+	u16 text_len;
+};
+
+/* An in-flight request: its record and room for its texts. */
+struct http_server_record {
+	struct http_server_event ev;
+	char text[METHOD_MAX + URL_PATH_MAX + HOST_MAX + REMOTE_MAX + USER_AGENT_MAX + ROUTE_MAX];
 };
 
 /* Built here, then copied into active_requests: too big for the BPF stack. */
@@ -110,7 +111,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct http_server_event);
+	__type(value, struct http_server_record);
 } scratch SEC(".maps");
 
 /* The connection's buffered bytes, searched for the request head. */
@@ -128,7 +129,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, u64);
-	__type(value, struct http_server_event);
+	__type(value, struct http_server_record);
 } active_requests SEC(".maps");
 
 /* Processes that serve requests, as bits by kernel tgid modulo
@@ -158,12 +159,12 @@ struct {
 } serving SEC(".maps");
 
 /* read_head finds the request head in the bytes the connection's
- * bufio.Reader holds (its read position r is just past the head), copies
- * its User-Agent value into ev and parses its traceparent into incoming:
- * 1 when valid, 0 when absent, -1 when invalid. */
-static __always_inline int read_head(struct http_server_event *ev, void *resp, struct span_context *incoming)
+ * bufio.Reader holds (its read position r is just past the head), appends
+ * its User-Agent value to rec's texts and parses its traceparent into
+ * incoming: 1 when valid, 0 when absent, -1 when invalid. */
+static __always_inline int read_head(struct http_server_record *rec, void *resp, struct span_context *incoming)
 {
-	ev->user_agent_len = 0;
+	rec->ev.user_agent_len = 0;
 	void *conn = read_ptr(resp + off_response_conn);
 	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;
 	if (!bufr)
@@ -182,14 +183,11 @@ static __always_inline int read_head(struct http_server_event *ev, void *resp, s
 	struct head_scan st = {.b = hb->b, .n = n};
 	int found = scan_request_head(&st, incoming);
 
-	/* A fixed-size copy (the buffer's slack covers it); the length says how
-	 * much of it is the value. A line cut by the end of the buffer is left
-	 * out rather than reported short. */
-	if (st.ua >= 0 && st.ua_end > st.ua &&
-	    bpf_probe_read_kernel(ev->user_agent, USER_AGENT_MAX, hb->b + (st.ua & HEAD_SCAN_MASK)) == 0) {
-		u32 len = st.ua_end - st.ua;
-		ev->user_agent_len = len > USER_AGENT_MAX ? USER_AGENT_MAX : len;
-	}
+	/* The buffer's slack covers a value that runs to its end; a line cut
+	 * by the end of the buffer is left out rather than reported short. */
+	if (st.ua >= 0 && st.ua_end > st.ua)
+		rec->ev.user_agent_len = text_append_kernel(rec->text, sizeof(rec->text), &rec->ev.text_len, USER_AGENT_MAX,
+							    hb->b + (st.ua & HEAD_SCAN_MASK), st.ua_end - st.ua);
 	return found;
 }
 
@@ -206,36 +204,36 @@ static __always_inline void end_request_scope(u64 goid, u64 ctx_ptr)
  * inlined: four programs end requests. */
 static __noinline int finish_request(u64 goid, u64 resp_seen)
 {
-	struct http_server_event *active = bpf_map_lookup_elem(&active_requests, &goid);
+	struct http_server_record *rec = bpf_map_lookup_elem(&active_requests, &goid);
 	/* Without a record (evicted by a flood) the goroutine must still leave
 	 * goroutine_spans, or the next request on its connection would look
 	 * started already (start_background_read). */
-	end_request_scope(goid, active ? active->ctx_ptr : 0);
+	end_request_scope(goid, rec ? rec->ev.ctx_ptr : 0);
 	bpf_map_delete_elem(&serving, &goid);
-	if (active) {
-		if (resp_seen && active->resp_ptr != resp_seen) {
-			count_drop(DROP_MISMATCHED_EXIT);
-			bpf_map_delete_elem(&active_requests, &goid);
-			return 0;
-		}
-	}
-	struct http_server_event *ev = TAKE_ACTIVE(active_requests, goid, struct http_server_event);
-	if (!ev)
+	if (!rec) {
+		count_drop(DROP_UNMATCHED_EXIT);
 		return 0;
+	}
+	if (resp_seen && rec->ev.resp_ptr != resp_seen) {
+		count_drop(DROP_MISMATCHED_EXIT);
+		bpf_map_delete_elem(&active_requests, &goid);
+		return 0;
+	}
 
+	struct http_server_event *ev = &rec->ev;
 	ev->hdr.end_ns = bpf_ktime_get_ns();
 	void *resp = (void *)ev->resp_ptr;
 	void *req = (void *)ev->req_ptr;
 	ev->status = read_s64(resp + off_response_status);
 	ev->route_len = 0;
 	if (route_source == ROUTE_PATTERN) {
-		ev->route_len = READ_GO_STRING(ev->route, req + off_request_pattern);
+		ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, req + off_request_pattern);
 	} else if (route_source == ROUTE_PAT_STR) {
 		void *pat = read_ptr(req + off_request_pat);
 		if (pat)
-			ev->route_len = READ_GO_STRING(ev->route, pat + off_pattern_str);
+			ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, pat + off_pattern_str);
 	}
-	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	OUTPUT_ACTIVE(active_requests, goid, rec);
 	return 0;
 }
 
@@ -261,24 +259,26 @@ static __always_inline int end_done_request(u64 goid)
 static __noinline void start_request(u64 goid, void *resp, void *req, void *req_ctx)
 {
 	u32 zero = 0;
-	struct http_server_event *ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!ev)
+	struct http_server_record *rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rec)
 		return;
+	struct http_server_event *ev = &rec->ev;
 
 	ev->req_ptr = (u64)req;
 	ev->resp_ptr = (u64)resp; /* status and route are read at the exit */
 
-	ev->method_len = READ_GO_STRING(ev->method, req + off_request_method);
+	ev->text_len = 0;
+	ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
 	void *url = read_ptr(req + off_request_url);
-	ev->path_len = url ? READ_GO_STRING(ev->path, url + off_url_path) : 0;
-	ev->host_len = READ_GO_STRING(ev->host, req + off_request_host);
-	ev->remote_len = READ_GO_STRING(ev->remote, req + off_request_remote_addr);
+	ev->path_len = url ? APPEND_GO_STRING(rec, URL_PATH_MAX, url + off_url_path) : 0;
+	ev->host_len = APPEND_GO_STRING(rec, HOST_MAX, req + off_request_host);
+	ev->remote_len = APPEND_GO_STRING(rec, REMOTE_MAX, req + off_request_remote_addr);
 	ev->proto_major = read_s64(req + off_request_proto_major);
 	ev->proto_minor = read_s64(req + off_request_proto_minor);
 	ev->tls = read_ptr(req + off_request_tls) != 0;
 
 	struct span_context incoming = {};
-	int found = read_head(ev, resp, &incoming);
+	int found = read_head(rec, resp, &incoming);
 	if (found < 0)
 		count_drop(DROP_BAD_TRACEPARENT);
 	begin_event(&ev->hdr, EVENT_HTTP_SERVER, goid, found > 0 ? &incoming : 0);
@@ -290,7 +290,7 @@ static __noinline void start_request(u64 goid, void *resp, void *req, void *req_
 		bpf_map_update_elem(&context_spans, &ev->ctx_ptr, &ev->hdr.sc, BPF_ANY);
 	bpf_map_update_elem(&goroutine_spans, &goid, &ev->hdr.sc, BPF_ANY);
 
-	bpf_map_update_elem(&active_requests, &goid, ev, BPF_ANY);
+	bpf_map_update_elem(&active_requests, &goid, rec, BPF_ANY);
 	bpf_map_update_elem(&serving, &goid, &ev->resp_ptr, BPF_ANY);
 
 	u64 bit;

@@ -44,15 +44,15 @@ type serverHttpServerEvent struct {
 	PathLen      uint16
 	HostLen      uint16
 	RemoteLen    uint16
-	RouteLen     uint16
 	UserAgentLen uint16
-	Pad2         [2]uint8
-	Method       [16]int8
-	Path         [128]int8
-	Host         [64]int8
-	Remote       [48]int8
-	Route        [96]int8
-	UserAgent    [256]int8
+	RouteLen     uint16
+	TextLen      uint16
+}
+
+type serverHttpServerRecord struct {
+	_    structs.HostLayout
+	Ev   serverHttpServerEvent
+	Text [608]int8
 }
 
 type serverOutgoingKey struct {

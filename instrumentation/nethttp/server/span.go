@@ -17,7 +17,7 @@ import (
 	"github.com/spanprobe/spanprobe/instrumentation/probe"
 )
 
-var errShortRecord = errors.New("decoding net/http server event: record too short")
+var errShortRecord = errors.New("decoding net/http server event: record shorter than its lengths")
 
 var eventSize = int(unsafe.Sizeof(serverHttpServerEvent{}))
 
@@ -25,16 +25,32 @@ func decode(raw []byte, s *tracetest.SpanStub, _ *probe.Env) error {
 	if len(raw) < eventSize {
 		return errShortRecord
 	}
-	fillSpan((*serverHttpServerEvent)(unsafe.Pointer(&raw[0])), s)
+	ev := (*serverHttpServerEvent)(unsafe.Pointer(&raw[0]))
+	t := probe.TextsAfter(raw, eventSize)
+	x := eventTexts{
+		method: t.Next(ev.MethodLen),
+		path:   t.Next(ev.PathLen),
+		host:   t.Next(ev.HostLen),
+		remote: t.Next(ev.RemoteLen),
+		ua:     t.Next(ev.UserAgentLen),
+		route:  t.Next(ev.RouteLen),
+	}
+	if t.Short() {
+		return errShortRecord
+	}
+	fillSpan(ev, &x, s)
 	return nil
 }
+
+// eventTexts are the strings of one record, in the probe's order.
+type eventTexts struct{ method, path, host, remote, ua, route []byte }
 
 // fillSpan sets name, kind, attributes and status from one event, per the
 // stable HTTP server semantic conventions. Every text value of the span is
 // cut from one string (see texts): this runs once per request, and an
 // allocation per value was most of its cost.
-func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
-	rawMethod := probe.Bytes(ev.Method[:], ev.MethodLen)
+func fillSpan(ev *serverHttpServerEvent, x *eventTexts, s *tracetest.SpanStub) {
+	rawMethod := x.method
 	method, known := httpconv.MethodBytes(rawMethod)
 	scheme := "http"
 	if ev.Tls != 0 {
@@ -44,11 +60,9 @@ func fillSpan(ev *serverHttpServerEvent, s *tracetest.SpanStub) {
 	if status == 0 {
 		status = 200 // the handler wrote nothing: finishRequest sends 200
 	}
-	path := probe.Bytes(ev.Path[:], ev.PathLen)
-	host := probe.Bytes(ev.Host[:], ev.HostLen)
-	remote := probe.Bytes(ev.Remote[:], ev.RemoteLen)
-	route := routeFromPattern(probe.Bytes(ev.Route[:], ev.RouteLen))
-	ua := bytes.TrimSpace(probe.Bytes(ev.UserAgent[:], ev.UserAgentLen)) // the probe leaves the CR
+	path, host, remote := x.path, x.host, x.remote
+	route := routeFromPattern(x.route)
+	ua := bytes.TrimSpace(x.ua) // the probe leaves the CR
 	nameMethod := httpconv.SpanName(method, "")
 
 	var t texts

@@ -15,31 +15,26 @@ import (
 	"github.com/spanprobe/spanprobe/internal/metrics"
 )
 
-// put copies s into a C char array the way the probe does, returning the
-// length it recorded.
-func put(dst []int8, s string) uint16 {
-	n := copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)), s)
-	return uint16(n)
-}
-
 type req struct {
 	method, path, host, remote, route, ua string
 	status, major, minor                  int64
 	tls                                   bool
 }
 
-func event(r req) *serverHttpServerEvent {
-	ev := &serverHttpServerEvent{Status: r.status, ProtoMajor: r.major, ProtoMinor: r.minor}
-	ev.MethodLen = put(ev.Method[:], r.method)
-	ev.PathLen = put(ev.Path[:], r.path)
-	ev.HostLen = put(ev.Host[:], r.host)
-	ev.RemoteLen = put(ev.Remote[:], r.remote)
-	ev.RouteLen = put(ev.Route[:], r.route)
-	ev.UserAgentLen = put(ev.UserAgent[:], r.ua)
+// record returns r as the probe sends it: the fixed part, which edit (when
+// not nil) may change, then the texts in the probe's order.
+func record(r req, edit func(*serverHttpServerEvent)) []byte {
+	ev := &serverHttpServerEvent{Status: r.status, ProtoMajor: r.major, ProtoMinor: r.minor,
+		MethodLen: uint16(len(r.method)), PathLen: uint16(len(r.path)), HostLen: uint16(len(r.host)),
+		RemoteLen: uint16(len(r.remote)), UserAgentLen: uint16(len(r.ua)), RouteLen: uint16(len(r.route))}
+	ev.TextLen = ev.MethodLen + ev.PathLen + ev.HostLen + ev.RemoteLen + ev.UserAgentLen + ev.RouteLen
 	if r.tls {
 		ev.Tls = 1
 	}
-	return ev
+	if edit != nil {
+		edit(ev)
+	}
+	return probe.RecordBytes(ev, r.method, r.path, r.host, r.remote, r.ua, r.route)
 }
 
 func attrs(s *tracetest.SpanStub) map[attribute.Key]attribute.Value {
@@ -114,8 +109,7 @@ func TestFillSpan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s tracetest.SpanStub
-			raw := unsafe.Slice((*byte)(unsafe.Pointer(event(tt.in))), eventSize)
-			if err := decode(raw, &s, nil); err != nil {
+			if err := decode(record(tt.in, nil), &s, nil); err != nil {
 				t.Fatal(err)
 			}
 			if s.Name != tt.wantName {
@@ -152,7 +146,33 @@ func TestFillSpan(t *testing.T) {
 func TestDecodeShortRecord(t *testing.T) {
 	var s tracetest.SpanStub
 	if err := decode(make([]byte, eventSize-1), &s, nil); err == nil {
-		t.Fatal("decode accepted a short record")
+		t.Error("decode accepted a record shorter than its fixed part")
+	}
+	full := record(req{method: "GET", path: "/a", route: "/a"}, nil)
+	if err := decode(full, &s, nil); err != nil {
+		t.Fatalf("decode refused a whole record: %v", err)
+	}
+	if err := decode(full[:len(full)-1], &s, nil); err == nil {
+		t.Error("decode accepted a record one byte shorter than its texts")
+	}
+}
+
+// TestDecodeTextsInOrder: each text is cut from the record where the probe
+// put it, so swapping two lengths shows in the span.
+func TestDecodeTextsInOrder(t *testing.T) {
+	r := req{method: "GET", path: "/p", host: "h:81", remote: "10.0.0.1:5", ua: "ua/1", route: "/r"}
+	var s tracetest.SpanStub
+	if err := decode(record(r, nil), &s, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := attrs(&s)
+	for k, want := range map[string]string{"url.path": "/p", "server.address": "h", "network.peer.address": "10.0.0.1", "user_agent.original": "ua/1", "http.route": "/r"} {
+		if v := got[attribute.Key(k)]; v.AsString() != want {
+			t.Errorf("%s = %q, want %q", k, v.Emit(), want)
+		}
+	}
+	if s.Name != "GET /r" {
+		t.Errorf("name = %q, want %q", s.Name, "GET /r")
 	}
 }
 
@@ -201,7 +221,8 @@ func TestDecoder(t *testing.T) {
 	other[0] = 99 // the kind
 	unsampled := benchRecords()[0]
 	(*serverHttpServerEvent)(unsafe.Pointer(&unsampled[0])).Hdr.Sc.Flags = 0
-	for i, raw := range [][]byte{benchRecords()[0][:eventSize-1], other, nil, unsampled} {
+	whole := benchRecords()[0]
+	for i, raw := range [][]byte{whole[:eventSize-1], whole[:len(whole)-1], other, nil, unsampled} {
 		if _, ok := dec.Decode(raw, &s); ok {
 			t.Errorf("bad record %d (%d bytes) decoded", i, len(raw))
 		}
@@ -209,13 +230,13 @@ func TestDecoder(t *testing.T) {
 	dropped := func(reason string) uint64 {
 		return reg.Counter("spanprobe_spans_dropped_total", "", "reason", reason).Load()
 	}
-	if got := reg.Counter("spanprobe_ringbuf_records_read_total", "").Load(); got != 8 {
-		t.Errorf("records read %d, want 8", got)
+	if got := reg.Counter("spanprobe_ringbuf_records_read_total", "").Load(); got != 9 {
+		t.Errorf("records read %d, want 9", got)
 	}
 	if got := reg.Counter("spanprobe_spans_unsampled_total", "").Load(); got != 1 {
 		t.Errorf("unsampled %d, want 1", got)
 	}
-	if d, u := dropped("decode_error"), dropped("unknown_event"); d != 2 || u != 1 {
-		t.Errorf("decode errors %d, unknown kinds %d; want 2 and 1", d, u)
+	if d, u := dropped("decode_error"), dropped("unknown_event"); d != 3 || u != 1 {
+		t.Errorf("decode errors %d, unknown kinds %d; want 3 and 1", d, u)
 	}
 }
