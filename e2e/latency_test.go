@@ -11,46 +11,58 @@ import (
 
 // BenchmarkUnloadedLatency measures the latency the agent adds to one
 // request at a time (no concurrency, one keep-alive connection), per route.
-// Rounds alternate: 500 sequential requests with the agent attached
-// (exporting over OTLP to a receiver that counts), 500 with no-op programs
-// on the agent's probe sites (the floor: what the traps and tracepoint
-// dispatch cost whatever the programs do), then 500 with neither, four
-// times, so that the drift of a shared machine falls on every side. The
-// added latency is the median of all requests with the agent minus the
-// median of all without, in microseconds; the floor's the same for the
-// no-op programs.
+// Each round sends 150 sequential requests in each of three modes: the
+// agent attached (exporting over OTLP to a receiver that counts), no-op
+// programs on the agent's probe sites (the floor: what the traps and the
+// tracepoint dispatch cost whatever the programs do), and neither. 24
+// rounds, the modes' order turning each round, so that the drift of a
+// shared machine falls on every side. What a mode adds is the median over
+// rounds of its median minus that round's median without probes, in
+// microseconds.
 func BenchmarkUnloadedLatency(b *testing.B) {
 	requireBPF(b)
-	const rounds, n = 4, 500
+	const rounds, n = 24, 150
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	sites := agentSites(b, a.pid())
 	for _, route := range benchRoutes {
 		b.Run(route[1:], func(b *testing.B) {
 			url := "http://" + a.addr + route
 			sequential(b, url, 200) // warm-up
-			var with, floor, without []time.Duration
-			for range rounds {
-				rcv := startSpanCounter(b)
-				agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
-				waitAttached(b, agent)
-				sequential(b, url, 50)
-				with = append(with, sequential(b, url, n)...)
-				agent.stop(b, 15*time.Second)
-				rcv.stop()
-
-				detach := attachNoop(b, a.pid(), sites)
-				sequential(b, url, 50)
-				floor = append(floor, sequential(b, url, n)...)
-				detach()
-
-				sequential(b, url, 50)
-				without = append(without, sequential(b, url, n)...)
+			modes := []func() time.Duration{
+				func() time.Duration { // the agent
+					rcv := startSpanCounter(b)
+					defer rcv.stop()
+					agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
+					defer agent.stop(b, 15*time.Second)
+					waitAttached(b, agent)
+					sequential(b, url, 50)
+					return median(sequential(b, url, n))
+				},
+				func() time.Duration { // the floor
+					defer attachNoop(b, a.pid(), sites)()
+					sequential(b, url, 50)
+					return median(sequential(b, url, n))
+				},
+				func() time.Duration { // no probes
+					sequential(b, url, 50)
+					return median(sequential(b, url, n))
+				},
 			}
-			added, floorAdded := median(with)-median(without), median(floor)-median(without)
-			b.Logf("%s unloaded p50: %v without the agent, %v with it: %v added, of which the no-op floor %v (%d requests each, %d alternating rounds)",
-				route, median(without), median(with), added, floorAdded, len(with), rounds)
-			b.ReportMetric(float64(added)/float64(time.Microsecond), "added_p50_us")
-			b.ReportMetric(float64(floorAdded)/float64(time.Microsecond), "noop_floor_added_p50_us")
+			var added, floorAdded, without []time.Duration
+			for r := range rounds {
+				var med [3]time.Duration
+				for i := range modes {
+					m := (i + r) % len(modes)
+					med[m] = modes[m]()
+				}
+				added = append(added, med[0]-med[2])
+				floorAdded = append(floorAdded, med[1]-med[2])
+				without = append(without, med[2])
+			}
+			b.Logf("%s unloaded p50: %v without probes; added %v by the agent, %v by the no-op floor (medians of %d rounds of %d requests per mode)",
+				route, median(without), median(added), median(floorAdded), rounds, n)
+			b.ReportMetric(float64(median(added))/float64(time.Microsecond), "added_p50_us")
+			b.ReportMetric(float64(median(floorAdded))/float64(time.Microsecond), "noop_floor_added_p50_us")
 		})
 	}
 }
