@@ -58,6 +58,8 @@ type variant struct {
 	placeholder func(i int) string
 	// dialErr and dbErr are error.type of a refused call and a failed query.
 	dialErr, dbErr string
+	// exits is the agent's --exit-probes.
+	exits string
 }
 
 // TestRequestTrees sends one request per way an instrumented call can be
@@ -73,6 +75,7 @@ func TestRequestTrees(t *testing.T) {
 		{name: "sqlite", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
 		{name: "sqlite stripped", bin: bins.appStripped, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
 		{name: "postgresql", bin: bins.app, system: "postgresql", placeholder: dollar, dialErr: "*net.OpError", dbErr: "*github.com/jackc/pgx/v5/pgconn.PgError"},
+		{name: "sqlite RET exits", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error", exits: "ret"},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
@@ -82,8 +85,13 @@ func TestRequestTrees(t *testing.T) {
 			down := startDownstream(t)
 			rcv := otlptest.Start(t)
 			a := startApp(t, v.bin, append([]string{"-downstream", down.URL}, v.appFlags...)...)
-			agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
+			flags := []string{"--pid", strconv.Itoa(a.pid()), "--log-level", "debug"}
+			if v.exits != "" {
+				flags = append(flags, "--exit-probes", v.exits)
+			}
+			agent := startAgent(t, otlpEnv(rcv.Endpoint()), flags...)
 			waitAttached(t, agent)
+			checkDBExitSites(t, agent, v.exits)
 
 			trees := requestTrees(down.URL, v)
 			var calls []call
@@ -94,6 +102,34 @@ func TestRequestTrees(t *testing.T) {
 			agent.stop(t, 15*time.Second)
 			checkTrees(t, rcv.Spans(), trees, sent)
 		})
+	}
+}
+
+// checkDBExitSites: DB.QueryContext's calls end at the result test in
+// DB.retry (an emulated Jcc; the app is built with Go 1.20+), or, with
+// --exit-probes=ret, at QueryContext's own RETs.
+func checkDBExitSites(t *testing.T, agent *proc, exits string) {
+	t.Helper()
+	var retry, rets int
+	for _, l := range agent.stderr.lines() {
+		if !strings.Contains(l, `msg="uprobe attached" probe=databasesql symbol=database/sql.(*DB).QueryContext `) {
+			continue
+		}
+		switch {
+		case strings.Contains(l, "callee=database/sql.(*DB).retry") && strings.Contains(l, "emulated=true") && strings.Contains(l, `inst="J`):
+			retry++
+		case strings.Contains(l, "inst=RET"):
+			rets++
+		}
+	}
+	if exits == "ret" {
+		if retry != 0 || rets == 0 {
+			t.Fatalf("--exit-probes=ret: DB.QueryContext exits at %d result tests in retry and %d RETs, want 0 and its RETs", retry, rets)
+		}
+		return
+	}
+	if retry == 0 || rets != 0 {
+		t.Fatalf("DB.QueryContext exits at %d result tests in retry and %d RETs, want the tests only", retry, rets)
 	}
 }
 

@@ -9,8 +9,11 @@
  *   (*DB|*Conn).BeginTx(recv, ctx, opts)
  *   (*Tx).Commit(tx), (*Tx).Rollback(tx)            ctx from tx.ctx
  * The non-Context variants (Query, Exec, Begin, QueryRow...) call these.
- * Exits: every RET of the same function; the error is the last result,
- *   whose registers depend on the results before it (see the _ret programs).
+ * Exits: for the calls that run through DB.retry (DB's and Stmt's), the
+ *   test of the statement's error inside retry (uprobe_db_retry_result);
+ *   for the others, and where retry has no such test, every RET of the
+ *   same function; the error is the last result, whose registers depend on
+ *   the results before it (see the _ret programs).
  * In-flight calls are keyed by goroutine id: no probed function calls
  * another on the same goroutine.
  */
@@ -225,14 +228,17 @@ int uprobe_Tx_Rollback(struct pt_regs *ctx)
 }
 
 /* end_call sends the in-flight record of this goroutine, with the error
- * the function returns (its itab register, by result shape). */
-static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab)
+ * the call returns (its itab register, by result shape). A missing record
+ * is an unmatched exit, counted when the site belongs to probed calls
+ * only. */
+static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab, int count_miss)
 {
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
 	struct db_record *rec = bpf_map_lookup_elem(&active_calls, &goid);
 	if (!rec) {
-		count_drop(DROP_UNMATCHED_EXIT);
+		if (count_miss)
+			count_drop(DROP_UNMATCHED_EXIT);
 		return 0;
 	}
 	rec->ev.hdr.end_ns = end;
@@ -241,12 +247,28 @@ static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab)
 	return 0;
 }
 
+/* At a result test in database/sql's DB.retry: the conditional jump after
+ * its call of the func value that runs the statement, whose error is in
+ * RAX:RBX. DB.QueryContext, ExecContext and BeginTx and a Stmt's
+ * QueryContext and ExecContext all run through retry, so their calls end
+ * here, emulated, where their RETs would be single-stepped. retry also
+ * serves calls no probe opened (PrepareContext, PingContext, Conn): a miss
+ * is theirs, not a lost record, and is not counted. A driver.ErrBadConn,
+ * which retry answers with a second attempt, ends the span as failed, with
+ * the first attempt's time. */
+SEC("uprobe")
+int uprobe_db_retry_result(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	return end_call(ctx, GO_PARAM1(ctx), 0);
+}
+
 /* (*Rows, error), (*Tx, error) */
 SEC("uprobe")
 int uprobe_db_ret_ptr_error(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	return end_call(ctx, GO_PARAM2(ctx));
+	return end_call(ctx, GO_PARAM2(ctx), 1);
 }
 
 /* (Result, error): Result is an interface, two registers. */
@@ -254,7 +276,7 @@ SEC("uprobe")
 int uprobe_db_ret_iface_error(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	return end_call(ctx, GO_PARAM3(ctx));
+	return end_call(ctx, GO_PARAM3(ctx), 1);
 }
 
 /* error */
@@ -262,5 +284,5 @@ SEC("uprobe")
 int uprobe_db_ret_error(struct pt_regs *ctx)
 {
 	IGNORE_OTHER_NAMESPACES();
-	return end_call(ctx, GO_PARAM1(ctx));
+	return end_call(ctx, GO_PARAM1(ctx), 1);
 }

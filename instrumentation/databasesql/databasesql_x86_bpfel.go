@@ -83,6 +83,7 @@ const (
 	databasesqlProgUprobeDbRetError       = "uprobe_db_ret_error"
 	databasesqlProgUprobeDbRetIfaceError  = "uprobe_db_ret_iface_error"
 	databasesqlProgUprobeDbRetPtrError    = "uprobe_db_ret_ptr_error"
+	databasesqlProgUprobeDbRetryResult    = "uprobe_db_retry_result"
 	databasesqlVarOffConnDb               = "off_conn_db"
 	databasesqlVarOffCtxParent            = "off_ctx_parent"
 	databasesqlVarOffDbConnector          = "off_db_connector"
@@ -156,6 +157,7 @@ type databasesqlProgramSpecs struct {
 	UprobeDbRetError       *ebpf.ProgramSpec `ebpf:"uprobe_db_ret_error"`
 	UprobeDbRetIfaceError  *ebpf.ProgramSpec `ebpf:"uprobe_db_ret_iface_error"`
 	UprobeDbRetPtrError    *ebpf.ProgramSpec `ebpf:"uprobe_db_ret_ptr_error"`
+	UprobeDbRetryResult    *ebpf.ProgramSpec `ebpf:"uprobe_db_retry_result"`
 }
 
 // databasesqlMapSpecs contains maps before they are loaded into the kernel.
@@ -268,6 +270,7 @@ type databasesqlPrograms struct {
 	UprobeDbRetError       *ebpf.Program `ebpf:"uprobe_db_ret_error"`
 	UprobeDbRetIfaceError  *ebpf.Program `ebpf:"uprobe_db_ret_iface_error"`
 	UprobeDbRetPtrError    *ebpf.Program `ebpf:"uprobe_db_ret_ptr_error"`
+	UprobeDbRetryResult    *ebpf.Program `ebpf:"uprobe_db_retry_result"`
 }
 
 func (p *databasesqlPrograms) Close() error {
@@ -287,6 +290,7 @@ func (p *databasesqlPrograms) Close() error {
 		p.UprobeDbRetError,
 		p.UprobeDbRetIfaceError,
 		p.UprobeDbRetPtrError,
+		p.UprobeDbRetryResult,
 	)
 }
 

@@ -15,34 +15,47 @@ const (
 	retError      = "uprobe_db_ret_error"       // error
 )
 
-// probed lists every function with its entry program and exit shape. All
-// keep their names and registers from Go 1.17 to 1.27 (TestGoVersionMatrix
+// probed lists every function with its entry program and exit shape, and
+// whether it runs its statement through DB.retry (Go 1.20+). All keep
+// their names and registers from Go 1.17 to 1.27 (TestGoVersionMatrix
 // checks every minor).
-var probed = []struct{ symbol, entry, exit string }{
-	{"database/sql.(*DB).QueryContext", "uprobe_DB_QueryContext", retPtrError},
-	{"database/sql.(*DB).ExecContext", "uprobe_DB_ExecContext", retIfaceError},
-	{"database/sql.(*DB).BeginTx", "uprobe_DB_BeginTx", retPtrError},
-	{"database/sql.(*Conn).QueryContext", "uprobe_Conn_QueryContext", retPtrError},
-	{"database/sql.(*Conn).ExecContext", "uprobe_Conn_ExecContext", retIfaceError},
-	{"database/sql.(*Conn).BeginTx", "uprobe_Conn_BeginTx", retPtrError},
-	{"database/sql.(*Tx).QueryContext", "uprobe_Tx_QueryContext", retPtrError},
-	{"database/sql.(*Tx).ExecContext", "uprobe_Tx_ExecContext", retIfaceError},
-	{"database/sql.(*Tx).Commit", "uprobe_Tx_Commit", retError},
-	{"database/sql.(*Tx).Rollback", "uprobe_Tx_Rollback", retError},
-	{"database/sql.(*Stmt).QueryContext", "uprobe_Stmt_QueryContext", retPtrError},
-	{"database/sql.(*Stmt).ExecContext", "uprobe_Stmt_ExecContext", retIfaceError},
+var probed = []struct {
+	symbol, entry, exit string
+	retry               bool
+}{
+	{"database/sql.(*DB).QueryContext", "uprobe_DB_QueryContext", retPtrError, true},
+	{"database/sql.(*DB).ExecContext", "uprobe_DB_ExecContext", retIfaceError, true},
+	{"database/sql.(*DB).BeginTx", "uprobe_DB_BeginTx", retPtrError, true},
+	{"database/sql.(*Conn).QueryContext", "uprobe_Conn_QueryContext", retPtrError, false},
+	{"database/sql.(*Conn).ExecContext", "uprobe_Conn_ExecContext", retIfaceError, false},
+	{"database/sql.(*Conn).BeginTx", "uprobe_Conn_BeginTx", retPtrError, false},
+	{"database/sql.(*Tx).QueryContext", "uprobe_Tx_QueryContext", retPtrError, false},
+	{"database/sql.(*Tx).ExecContext", "uprobe_Tx_ExecContext", retIfaceError, false},
+	{"database/sql.(*Tx).Commit", "uprobe_Tx_Commit", retError, false},
+	{"database/sql.(*Tx).Rollback", "uprobe_Tx_Rollback", retError, false},
+	{"database/sql.(*Stmt).QueryContext", "uprobe_Stmt_QueryContext", retPtrError, true},
+	{"database/sql.(*Stmt).ExecContext", "uprobe_Stmt_ExecContext", retIfaceError, true},
 }
+
+const retry = "database/sql.(*DB).retry"
 
 var go117 = probe.GoRange{From: goexe.Version{Major: 1, Minor: 17}}
 
-// probes pairs each function's entry with its RETs. A function the linker
-// dropped (the program never calls it) is optional: it costs its spans only.
+// probes pairs each function's entry with its exit: the test of the
+// statement's error inside DB.retry for the calls that run through it (an
+// emulated Jcc shared by all of them), else the function's RETs
+// (single-stepped). A function the linker dropped (the program never calls
+// it) is optional: it costs its spans only.
 func probes() []probe.Probe {
 	var ps []probe.Probe
 	for _, p := range probed {
-		ps = append(ps,
-			probe.Probe{Symbol: p.symbol, Program: p.entry, At: probe.AtEntry, Optional: true, Go: go117},
-			probe.Probe{Symbol: p.symbol, Program: p.exit, At: probe.AtReturns, Optional: true, Go: go117})
+		exit := probe.Probe{Symbol: p.symbol, Program: p.exit, At: probe.AtReturns, Optional: true, Go: go117}
+		if p.retry {
+			rets := exit
+			exit = probe.Probe{Symbol: p.symbol, Callee: retry, Program: "uprobe_db_retry_result", At: probe.AtResultTests,
+				Cheap: true, Optional: true, Go: go117, Fallback: &rets}
+		}
+		ps = append(ps, probe.Probe{Symbol: p.symbol, Program: p.entry, At: probe.AtEntry, Optional: true, Go: go117}, exit)
 	}
 	return ps
 }

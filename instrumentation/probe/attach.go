@@ -267,6 +267,7 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		}
 	}
 	var skipped []string
+	attached := map[siteKey]bool{}
 	for i := range plan.Probes {
 		p := &plan.Probes[i]
 		if p.At == AtTracepoints {
@@ -295,13 +296,24 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		if prog == nil {
 			return nil, links, 0, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
 		}
+		// Probes may share sites (AtResultTests; a fallback to RETs that
+		// several exits stand for): one program runs once a hit.
+		fsites = slices.DeleteFunc(fsites, func(s goexe.Site) bool {
+			k := siteKey{p.Program, s.Offset}
+			dup := attached[k]
+			attached[k] = true
+			return dup
+		})
+		if len(fsites) == 0 {
+			continue
+		}
 		ls, err := attachSites(ex, p, prog, fsites, opts.PID)
 		links = append(links, ls...)
 		if err != nil {
 			return nil, links, 0, 0, err
 		}
 		for _, s := range fsites {
-			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
+			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "callee", p.Callee, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
 		}
 		sites += len(fsites)
 	}
@@ -311,6 +323,12 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 	}
 	return &loadedBundle{bundle: b, decode: plan.Decode, coll: coll, sync: sync,
 		drops: newDropCounters(opts.Metrics, b.Name, coll.Maps["drop_counts"])}, links, sites, tps, nil
+}
+
+// siteKey is one program at one site.
+type siteKey struct {
+	program string
+	offset  uint64
 }
 
 // resolve picks the probe to attach (p or its fallback) and its sites. It
@@ -341,9 +359,10 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
 	}
-	if p.At == AtCalls {
+	if p.At == AtCalls || p.At == AtResultTests {
 		// A call that a release no longer makes (or makes to another
-		// function) moves on to the fallback, like a missing symbol.
+		// function, or inlines) moves on to the fallback, like a missing
+		// symbol: every call must meet its exit.
 		callee, err := a.Binary.Func(p.Callee)
 		if errors.Is(err, goexe.ErrSymbolNotFound) && p.Fallback != nil {
 			return a.resolve(p.Fallback, opts)
@@ -351,17 +370,21 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("finding %s: %w", p.Callee, err)
 		}
-		calls, err := a.Binary.CallSites(f, callee)
+		sites, err := a.Binary.CallSites(f, callee)
+		if err == nil && len(sites) > 0 && p.At == AtResultTests {
+			// Tested another way: no site, the fallback.
+			sites, err = a.Binary.ResultTestSites(callee)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(calls) == 0 {
+		if len(sites) == 0 {
 			if p.Fallback != nil {
 				return a.resolve(p.Fallback, opts)
 			}
-			return nil, nil, fmt.Errorf("finding calls to %s in %s: none found", p.Callee, p.Symbol)
+			return nil, nil, fmt.Errorf("finding the sites of %s in %s through %s: none found", p.Program, p.Symbol, p.Callee)
 		}
-		return p, calls, nil
+		return p, sites, nil
 	}
 	if p.At == AtReturns {
 		rets, err := a.Binary.RetSites(f)

@@ -27,6 +27,14 @@ const (
 	// AtCalls is every direct CALL of Probe.Callee inside the function
 	// (emulated): the callee's arguments, for the calls from there only.
 	AtCalls
+	// AtResultTests is an exit inside a helper: Probe.Symbol calls
+	// Probe.Callee directly, and Callee calls a func value that does the
+	// work and tests the error it returns (database/sql's DB.retry). The
+	// sites are those tests in Callee (goexe.ResultTestSites: conditional
+	// jumps, emulated), which every probe naming the same Callee and
+	// program shares (attached once). The Fallback is used when Symbol
+	// makes no such call or Callee has no such test.
+	AtResultTests
 	// AtTracepoints is the kernel's raw tracepoints Probe.Tracepoints,
 	// not a site in the binary: no trap in the target. Where the kernel
 	// lacks one of them, or Options.Exits rules them out, the Fallback is
@@ -75,7 +83,7 @@ type Probe struct {
 	Symbol  string
 	Program string
 	At      Site
-	Callee  string // the called function, for AtCalls
+	Callee  string // the called function, for AtCalls and AtResultTests
 	// Tracepoints are the kernel's raw tracepoints and their programs, for
 	// AtTracepoints (Program is then unused).
 	Tracepoints []Tracepoint

@@ -829,6 +829,52 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 	})
 }
 
+// TestResultTestSites finds, after each indirect CALL of the fixture's
+// retry, the Jcc that tests the result, as objdump lists them: two calls
+// tested in the loop, the last one returned untested.
+func TestResultTestSites(t *testing.T) {
+	paths := []string{buildFixture(t, "plain"), buildFixture(t, "stripped")}
+	cmd := exec.Command("go", "tool", "objdump", "-s", `^main\.retry$`, paths[0])
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s*(\S*)`)
+	var want []uint64
+	afterCall := false
+	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+		op, arg := m[2], m[3]
+		switch {
+		case op == "CALL":
+			afterCall = !strings.Contains(arg, "(SB)") // a register: a func value
+		case afterCall && strings.HasPrefix(op, "J") && op != "JMP":
+			a, err := strconv.ParseUint(m[1], 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, a)
+			afterCall = false
+		case op == "JMP" || op == "RET":
+			afterCall = false
+		}
+	}
+	if len(want) != 1 && len(want) != 2 {
+		t.Fatalf("objdump shows %d tested results of func-value calls in main.retry, want the loop's (1 or 2):\n%s", len(want), out)
+	}
+	compareSites(t, "ResultTestSites(main.retry)", want, paths, func(b *Binary) []Site {
+		sites, err := b.ResultTestSites(mustFunc(t, b, "main.retry"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sites {
+			if !s.Emulated {
+				t.Errorf("%s: result test %+v is not emulated", b.Path, s)
+			}
+		}
+		return sites
+	})
+}
+
 func TestRetSitesRejectsUndecodable(t *testing.T) {
 	if _, err := decode([]byte{0x55, 0x48, 0x89}, 0x1000); err == nil {
 		t.Error("decode of a truncated MOVQ succeeded, want an error")

@@ -195,6 +195,51 @@ func (b *Binary) CallSites(f, callee Func) ([]Site, error) {
 	return sites, nil
 }
 
+// ResultTestSites lists, for each indirect CALL in f (a call of a func
+// value), the conditional jump that first tests what it returned, when
+// only instructions that neither branch nor call come between: a Go
+// function tests an error result with TESTQ AX, AX and a Jcc, and the
+// kernel emulates the Jcc, where the RETs of the function that made the
+// call would be single-stepped. A call whose results flow elsewhere first
+// (a RET, a JMP, another CALL) gives no site.
+func (b *Binary) ResultTestSites(f Func) ([]Site, error) {
+	var sites []Site
+	err := b.decodeFunc(f, func(insts []inst) error {
+		for i, in := range insts {
+			if in.Op != x86asm.CALL {
+				continue
+			}
+			if _, direct := target(in); direct {
+				continue
+			}
+			for _, next := range insts[i+1:] {
+				if isCondJump(next) {
+					sites = append(sites, b.site(f, next))
+					break
+				}
+				if branches(next) {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding result tests in %s: %w", f.Name, err)
+	}
+	return sites, nil
+}
+
+// branches reports whether in may leave the straight line: a jump, call,
+// return or trap.
+func branches(in inst) bool {
+	switch in.Op {
+	case x86asm.JMP, x86asm.CALL, x86asm.RET, x86asm.INT, x86asm.UD2, x86asm.LJMP, x86asm.LCALL, x86asm.LRET:
+		return true
+	}
+	return isCondJump(in)
+}
+
 // decodeFunc decodes f's instructions and hands them to fn while the
 // mapping is held.
 func (b *Binary) decodeFunc(f Func, fn func([]inst) error) error {

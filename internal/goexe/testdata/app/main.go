@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,8 +33,28 @@ func classify(n int) string {
 //go:noinline
 func add(a, b int) int { return a + b }
 
+var errBad = errors.New("bad")
+
+// retry has database/sql's DB.retry shape: it calls a func value, tests
+// the error, and returns the last call's error untested.
+//
+//go:noinline
+func retry(fn func(int) error) error {
+	for i := 0; i < 2; i++ {
+		if err := fn(i); err == nil || err != errBad {
+			return err
+		}
+	}
+	return fn(2)
+}
+
 func main() {
-	fmt.Println(classify(len(os.Args)), add(1, 2), dep.Name)
+	fmt.Println(classify(len(os.Args)), add(1, 2), dep.Name, retry(func(i int) error {
+		if i < len(os.Args) {
+			return errBad
+		}
+		return nil
+	}))
 	if len(os.Args) > 1 {
 		_ = http.ListenAndServe(os.Args[1], nil)
 	}
