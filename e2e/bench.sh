@@ -9,7 +9,8 @@
 #      same run: throughput, latency, probe hits, agent CPU and RSS;
 #   4. the long fault runs: SPANPROBE_FAULT_DURATION (60s here, 10s in
 #      make test) of stack growth, and a collector outage of half that.
-# SPANPROBE_BENCH_DURATION sets the length of each wrk run (default 10s).
+# SPANPROBE_BENCH_DURATION sets the length of each wrk run (default 5s, four
+# rounds of every mode).
 set -euo pipefail
 go=${GO:-go}
 out=$(mktemp)
