@@ -28,14 +28,19 @@ var matrixCalls = []call{
 	{method: "POST", target: "/echo", body: "ping", status: 200, name: "POST"},
 }
 
+// goBefore reports whether goVersion ("go1.21.13") is older than Go 1.minor.
+func goBefore(goVersion string, minor int) bool {
+	var m int
+	fmt.Sscanf(goVersion, "go1.%d", &m)
+	return m < minor
+}
+
 // callsFor adapts the calls to the release: from Go 1.22 (routing turned on
 // by matrixapp) every registered path is a pattern and gives a route, and
 // /items/{id} exists; before, no request has a route.
 func callsFor(goVersion string) []call {
-	var minor int
-	fmt.Sscanf(goVersion, "go1.%d", &minor)
 	calls := append(slices.Clone(matrixCalls), call{method: "GET", target: "/items/42", status: 404, name: "GET"})
-	if minor < 22 {
+	if goBefore(goVersion, 22) {
 		return calls
 	}
 	routes := map[string]string{"/hello": "/hello", "/echo": "/echo", "/status/503": "/status/", "/sleep?ms=50": "/sleep", "/items/42": "/items/{id}"}
@@ -84,9 +89,11 @@ func TestGoVersionMatrix(t *testing.T) {
 				down := startDownstream(t)
 				rcv := otlptest.Start(t)
 				a := startApp(t, bin, "-downstream", down.URL)
-				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()))
+				agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
 				waitAttached(t, agent)
 				checkExitSites(t, agent, nil)
+				// database/sql runs *DB calls through DB.retry from Go 1.20.
+				checkDBExitSites(t, agent, !goBefore(v, 20))
 				calls := sendAll(t, a.addr, callsFor(v))
 				// Keep-alive and pipelined too: the requests then end on
 				// the socket operations that follow their responses.

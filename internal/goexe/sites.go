@@ -196,12 +196,13 @@ func (b *Binary) CallSites(f, callee Func) ([]Site, error) {
 }
 
 // ResultTestSites lists, for each indirect CALL in f (a call of a func
-// value), the conditional jump that first tests what it returned, when
-// only instructions that neither branch nor call come between: a Go
-// function tests an error result with TESTQ AX, AX and a Jcc, and the
-// kernel emulates the Jcc, where the RETs of the function that made the
-// call would be single-stepped. A call whose results flow elsewhere first
-// (a RET, a JMP, another CALL) gives no site.
+// value), the conditional jump that tests the first result register,
+// TESTQ AX, AX then a Jcc, when only instructions that neither branch,
+// call nor write RAX come between: at the Jcc, RAX still holds what the
+// call returned (an error's itab when that is its only result). The kernel
+// emulates the Jcc, where the RETs of the function that made the call
+// would be single-stepped. A call whose results go elsewhere first gives
+// no site.
 func (b *Binary) ResultTestSites(f Func) ([]Site, error) {
 	var sites []Site
 	err := b.decodeFunc(f, func(insts []inst) error {
@@ -212,12 +213,15 @@ func (b *Binary) ResultTestSites(f Func) ([]Site, error) {
 			if _, direct := target(in); direct {
 				continue
 			}
-			for _, next := range insts[i+1:] {
+			for j := i + 1; j < len(insts); j++ {
+				next := insts[j]
 				if isCondJump(next) {
-					sites = append(sites, b.site(f, next))
+					if prev := insts[j-1]; prev.Op == x86asm.TEST && prev.Args[0] == x86asm.RAX && prev.Args[1] == x86asm.RAX {
+						sites = append(sites, b.site(f, next))
+					}
 					break
 				}
-				if branches(next) {
+				if branches(next) || writesAX(next) {
 					break
 				}
 			}
@@ -228,6 +232,20 @@ func (b *Binary) ResultTestSites(f Func) ([]Site, error) {
 		return nil, fmt.Errorf("finding result tests in %s: %w", f.Name, err)
 	}
 	return sites, nil
+}
+
+// writesAX reports whether in may write RAX or a part of it: its first
+// (destination) operand names it, in anything but a comparison or a push.
+func writesAX(in inst) bool {
+	switch in.Op {
+	case x86asm.TEST, x86asm.CMP, x86asm.PUSH:
+		return false
+	}
+	switch in.Args[0] {
+	case x86asm.RAX, x86asm.EAX, x86asm.AX, x86asm.AL, x86asm.AH:
+		return true
+	}
+	return false
 }
 
 // branches reports whether in may leave the straight line: a jump, call,
