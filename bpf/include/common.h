@@ -230,18 +230,6 @@ static __always_inline u64 spawning_goroutine(struct pt_regs *ctx)
 	return goroutine_key(goid);
 }
 
-/* read_bytes copies the first min(len, size) bytes at ptr into dst and
- * returns how many it copied. */
-static __always_inline u16 read_bytes(char *dst, u32 size, const void *ptr, s64 len)
-{
-	if (!ptr || len <= 0)
-		return 0;
-	u32 n = len > size ? size : (u32)len;
-	if (bpf_probe_read_user(dst, n, ptr))
-		return 0;
-	return n;
-}
-
 /* Record texts. A record's strings go back to back into the text area that
  * follows its fixed part, each one's length in the fixed part and their sum
  * in text_len, and the ring gets the fixed part and the bytes used only
@@ -321,28 +309,6 @@ static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 
 	hdr->end_ns = 0;
 	start_span(&hdr->sc, &hdr->parent, parent);
 }
-
-/* TAKE_ACTIVE moves goroutine goid's in-flight record of type `type` from
- * the map `active` into a ring-buffer record, which the caller completes
- * and submits. It evaluates to null, counted, when there is no in-flight
- * record or no room in the ring; the in-flight record is gone either way.
- * For records of a fixed size; records with texts use OUTPUT_ACTIVE. */
-#define TAKE_ACTIVE(active, goid, type)                                          \
-	({                                                                       \
-		type *__ev = 0;                                                  \
-		type *__in = bpf_map_lookup_elem(&(active), &(goid));            \
-		if (!__in) {                                                     \
-			count_drop(DROP_UNMATCHED_EXIT);                         \
-		} else {                                                         \
-			__ev = bpf_ringbuf_reserve(&events, sizeof(type), 0);    \
-			if (__ev)                                                \
-				bpf_probe_read_kernel(__ev, sizeof(type), __in); \
-			else                                                     \
-				count_drop(DROP_RINGBUF_FULL);                   \
-			bpf_map_delete_elem(&(active), &(goid));                 \
-		}                                                                \
-		__ev;                                                            \
-	})
 
 /* OUTPUT_ACTIVE sends rec, goroutine goid's in-flight record in the map
  * `active` (see Record texts), completed in place by the caller, to the

@@ -60,10 +60,16 @@ struct func_info {
 struct func_event {
 	struct event_header hdr;
 	u32 func_id;
-	u32 _pad;
-	u16 str_len[STR_ARGS];
+	u16 text_len;
+	u16 _pad;
+	u16 str_len[STR_ARGS]; /* the string arguments that follow, by slot (see Record texts) */
 	u64 vals[MAX_ARGS]; /* raw words: user space truncates and converts by type; a string's length */
-	char str[STR_ARGS][STR_MAX];
+};
+
+/* An open call: its record and room for its string arguments. */
+struct func_record {
+	struct func_event ev;
+	char text[STR_ARGS * STR_MAX];
 };
 
 struct frame {
@@ -114,14 +120,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct call_key);
-	__type(value, struct func_event);
+	__type(value, struct func_record);
 } open_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, struct func_event);
+	__type(value, struct func_record);
 } scratch SEC(".maps");
 
 struct {
@@ -171,8 +177,11 @@ static __always_inline u64 read_word(const struct arg_regs *regs, u64 sp, const 
 	return 0;
 }
 
-static __always_inline void capture_args(struct pt_regs *ctx, struct func_event *ev, const struct func_info *info)
+/* capture_args reads the arguments; string slots are given in argument
+ * order (funcs.args), so their texts follow each other by slot. */
+static __always_inline void capture_args(struct pt_regs *ctx, struct func_record *rec, const struct func_info *info)
 {
+	struct func_event *ev = &rec->ev;
 	struct arg_regs regs;
 	load_arg_regs(&regs, ctx);
 	u64 sp = ctx->sp;
@@ -185,7 +194,7 @@ static __always_inline void capture_args(struct pt_regs *ctx, struct func_event 
 		if (slot > 0 && slot <= STR_ARGS) {
 			slot = (slot - 1) & (STR_ARGS - 1); /* a bound the verifier sees */
 			u64 len = read_word(&regs, sp, &a->w[1]);
-			ev->str_len[slot] = read_bytes(ev->str[slot], STR_MAX, (void *)v, (s64)len);
+			ev->str_len[slot] = APPEND_TEXT(rec, STR_MAX, (void *)v, (s64)len);
 			v = len;
 		}
 		ev->vals[i] = v;
@@ -260,10 +269,11 @@ int uprobe_funcs_entry(struct pt_regs *ctx)
 	}
 
 	u32 zero = 0;
-	struct func_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+	struct func_record *rec = bpf_map_lookup_elem(&scratch, &zero);
 	const struct func_info *info = bpf_map_lookup_elem(&func_infos, &id);
-	if (!ev || !info)
+	if (!rec || !info)
 		return 0;
+	struct func_event *ev = &rec->ev;
 	/* The innermost open probed call on this goroutine is the parent, else
 	 * the request's span. */
 	const struct span_context *parent = 0;
@@ -271,9 +281,9 @@ int uprobe_funcs_entry(struct pt_regs *ctx)
 	struct call_key key = {.goid = goid, .index = n};
 	if (n > 0) {
 		struct call_key up = {.goid = goid, .index = n - 1};
-		struct func_event *caller = bpf_map_lookup_elem(&open_calls, &up);
+		struct func_record *caller = bpf_map_lookup_elem(&open_calls, &up);
 		if (caller) {
-			caller_sc = caller->hdr.sc;
+			caller_sc = caller->ev.hdr.sc;
 			parent = &caller_sc;
 		}
 	}
@@ -281,10 +291,11 @@ int uprobe_funcs_entry(struct pt_regs *ctx)
 		parent = parent_span(goid, 0);
 	begin_event(&ev->hdr, EVENT_FUNC, goid, parent);
 	ev->func_id = id;
+	ev->text_len = 0;
 	__builtin_memset(ev->str_len, 0, sizeof(ev->str_len));
 	__builtin_memset(ev->vals, 0, sizeof(ev->vals));
-	capture_args(ctx, ev, info);
-	if (bpf_map_update_elem(&open_calls, &key, ev, BPF_ANY))
+	capture_args(ctx, rec, info);
+	if (bpf_map_update_elem(&open_calls, &key, rec, BPF_ANY))
 		return 0;
 	s->f[n & (MAX_DEPTH - 1)].func_id = id;
 	s->f[n & (MAX_DEPTH - 1)].depth = depth;
@@ -315,10 +326,12 @@ int uprobe_funcs_ret(struct pt_regs *ctx)
 	struct call_key key = {.goid = goid, .index = n};
 	if (n == 0)
 		bpf_map_delete_elem(&call_stacks, &goid);
-	struct func_event *ev = TAKE_ACTIVE(open_calls, key, struct func_event);
-	if (!ev)
+	struct func_record *rec = bpf_map_lookup_elem(&open_calls, &key);
+	if (!rec) {
+		count_drop(DROP_UNMATCHED_EXIT);
 		return 0;
-	ev->hdr.end_ns = end;
-	bpf_ringbuf_submit(ev, ringbuf_submit_flags());
+	}
+	rec->ev.hdr.end_ns = end;
+	OUTPUT_ACTIVE(open_calls, key, rec);
 	return 0;
 }

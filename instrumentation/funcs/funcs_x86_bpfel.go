@@ -43,11 +43,11 @@ type funcsFuncEvent struct {
 		Sc      funcsSpanContext
 		Parent  funcsSpanContext
 	}
-	FuncId uint32
-	Pad    uint32
-	StrLen [4]uint16
-	Vals   [16]uint64
-	Str    [4][64]int8
+	FuncId  uint32
+	TextLen uint16
+	Pad     uint16
+	StrLen  [4]uint16
+	Vals    [16]uint64
 }
 
 type funcsFuncInfo struct {
@@ -65,6 +65,12 @@ type funcsFuncInfo struct {
 		Str uint8
 		Pad [3]uint8
 	}
+}
+
+type funcsFuncRecord struct {
+	_    structs.HostLayout
+	Ev   funcsFuncEvent
+	Text [256]int8
 }
 
 type funcsLocKind uint32

@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	errShortRecord = errors.New("decoding function event: record too short")
+	errShortRecord = errors.New("decoding function event: record shorter than its lengths")
 	errUnknownFunc = errors.New("decoding function event: unknown function id")
 )
 
@@ -31,18 +31,30 @@ func decoder(fns []function) func(raw []byte, s *tracetest.SpanStub, env *probe.
 		if int(ev.FuncId) >= len(fns) {
 			return errUnknownFunc
 		}
-		fillSpan(ev, &fns[ev.FuncId], s)
+		var strs stringArgs
+		t := probe.TextsAfter(raw, eventSize)
+		for i := range strs {
+			strs[i] = t.Next(ev.StrLen[i])
+		}
+		if t.Short() {
+			return errShortRecord
+		}
+		fillSpan(ev, &strs, &fns[ev.FuncId], s)
 		return nil
 	}
 }
 
+// stringArgs are a record's string arguments by slot: they follow its
+// fixed part back to back, in slot order.
+type stringArgs [strArgs][]byte
+
 // fillSpan makes an INTERNAL span named after the function, with
 // code.function.name and the captured arguments.
-func fillSpan(ev *funcsFuncEvent, f *function, s *tracetest.SpanStub) {
+func fillSpan(ev *funcsFuncEvent, strs *stringArgs, f *function, s *tracetest.SpanStub) {
 	attrs := probe.Attrs(s, 1+len(f.args))
 	attrs = append(attrs, semconv.CodeFunctionName(f.name))
 	for i, a := range f.args {
-		attrs = append(attrs, a.value(ev, ev.Vals[i]))
+		attrs = append(attrs, a.value(strs, ev.Vals[i]))
 	}
 	s.Name = f.name
 	s.SpanKind = trace.SpanKindInternal
@@ -51,7 +63,7 @@ func fillSpan(ev *funcsFuncEvent, f *function, s *tracetest.SpanStub) {
 
 // value converts a raw word: registers hold values narrower than 8 bytes
 // with undefined upper bits, so the value is cut to its size first.
-func (a argSpec) value(ev *funcsFuncEvent, w uint64) attribute.KeyValue {
+func (a argSpec) value(strs *stringArgs, w uint64) attribute.KeyValue {
 	if a.size > 0 && a.size < 8 {
 		w &= 1<<(8*a.size) - 1
 	}
@@ -72,7 +84,7 @@ func (a argSpec) value(ev *funcsFuncEvent, w uint64) attribute.KeyValue {
 		}
 		return a.key.Float64(math.Float64frombits(w))
 	case argString:
-		return a.key.String(probe.String(ev.Str[a.slot][:], ev.StrLen[a.slot]))
+		return a.key.String(string(strs[a.slot]))
 	}
 	return a.key.Int64(int64(w)) // argSliceLen: the length word
 }
