@@ -310,6 +310,17 @@ static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 
 	start_span(&hdr->sc, &hdr->parent, parent);
 }
 
+/* ACTIVE_RECORD is the in-flight record at key in the map `active`, or
+ * null for an exit without its entry (the call began before attach, or a
+ * flood evicted it), counted. */
+#define ACTIVE_RECORD(active, key)                                       \
+	({                                                               \
+		void *__rec = bpf_map_lookup_elem(&(active), &(key));    \
+		if (!__rec)                                              \
+			count_drop(DROP_UNMATCHED_EXIT);                 \
+		__rec;                                                   \
+	})
+
 /* OUTPUT_ACTIVE sends rec, goroutine goid's in-flight record in the map
  * `active` (see Record texts), completed in place by the caller, to the
  * ring: its fixed part ev and the text bytes it used. The in-flight record

@@ -235,12 +235,9 @@ static __always_inline int end_call(struct pt_regs *ctx, u64 err_tab, int count_
 {
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
-	struct db_record *rec = bpf_map_lookup_elem(&active_calls, &goid);
-	if (!rec) {
-		if (count_miss)
-			count_drop(DROP_UNMATCHED_EXIT);
+	struct db_record *rec = count_miss ? ACTIVE_RECORD(active_calls, goid) : bpf_map_lookup_elem(&active_calls, &goid);
+	if (!rec)
 		return 0;
-	}
 	rec->ev.hdr.end_ns = end;
 	rec->ev.err_type = go_type((void *)err_tab);
 	OUTPUT_ACTIVE(active_calls, goid, rec);

@@ -326,11 +326,9 @@ int uprobe_funcs_ret(struct pt_regs *ctx)
 	struct call_key key = {.goid = goid, .index = n};
 	if (n == 0)
 		bpf_map_delete_elem(&call_stacks, &goid);
-	struct func_record *rec = bpf_map_lookup_elem(&open_calls, &key);
-	if (!rec) {
-		count_drop(DROP_UNMATCHED_EXIT);
+	struct func_record *rec = ACTIVE_RECORD(open_calls, key);
+	if (!rec)
 		return 0;
-	}
 	rec->ev.hdr.end_ns = end;
 	OUTPUT_ACTIVE(open_calls, key, rec);
 	return 0;

@@ -159,11 +159,9 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 	IGNORE_OTHER_NAMESPACES();
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
-	struct http_client_record *rec = bpf_map_lookup_elem(&active_requests, &goid);
-	if (!rec) {
-		count_drop(DROP_UNMATCHED_EXIT);
+	struct http_client_record *rec = ACTIVE_RECORD(active_requests, goid);
+	if (!rec)
 		return 0;
-	}
 	struct http_client_event *ev = &rec->ev;
 	ev->hdr.end_ns = end;
 	void *resp = (void *)GO_PARAM1(ctx);

@@ -204,16 +204,14 @@ static __always_inline void end_request_scope(u64 goid, u64 ctx_ptr)
  * inlined: four programs end requests. */
 static __noinline int finish_request(u64 goid, u64 resp_seen)
 {
-	struct http_server_record *rec = bpf_map_lookup_elem(&active_requests, &goid);
+	struct http_server_record *rec = ACTIVE_RECORD(active_requests, goid);
 	/* Without a record (evicted by a flood) the goroutine must still leave
 	 * goroutine_spans, or the next request on its connection would look
 	 * started already (start_background_read). */
 	end_request_scope(goid, rec ? rec->ev.ctx_ptr : 0);
 	bpf_map_delete_elem(&serving, &goid);
-	if (!rec) {
-		count_drop(DROP_UNMATCHED_EXIT);
+	if (!rec)
 		return 0;
-	}
 	if (resp_seen && rec->ev.resp_ptr != resp_seen) {
 		count_drop(DROP_MISMATCHED_EXIT);
 		bpf_map_delete_elem(&active_requests, &goid);
