@@ -92,6 +92,7 @@ func TestRequestTrees(t *testing.T) {
 			agent := startAgent(t, otlpEnv(rcv.Endpoint()), flags...)
 			waitAttached(t, agent)
 			checkDBExitSites(t, agent, v.exits != "ret")
+			checkClientExitSites(t, agent, v.exits != "ret")
 
 			trees := requestTrees(down.URL, v)
 			var calls []call
@@ -105,33 +106,43 @@ func TestRequestTrees(t *testing.T) {
 	}
 }
 
-// checkDBExitSites: DB.QueryContext's calls end at the result test in
-// DB.retry (an emulated Jcc) when retry says so (Go 1.20+ without
-// --exit-probes=ret), else at QueryContext's own RETs. The agent must log
-// at debug level.
-func checkDBExitSites(t *testing.T, agent *proc, wantRetry bool) {
+// checkCallExits checks where the agent ended the calls of symbol: at
+// emulated Jccs found through callee (DB.retry's result test, roundTrip's
+// success test) or not, at RETs of symbol or not. The agent must log at
+// debug level.
+func checkCallExits(t *testing.T, agent *proc, symbol, callee string, wantTests, wantRets bool) {
 	t.Helper()
 	var tests, rets int
 	for _, l := range agent.stderr.lines() {
-		if !strings.Contains(l, `msg="uprobe attached" probe=databasesql symbol=database/sql.(*DB).QueryContext `) {
+		if !strings.Contains(l, `msg="uprobe attached"`) || !strings.Contains(l, " symbol="+symbol+" ") {
 			continue
 		}
 		switch {
-		case strings.Contains(l, "callee=database/sql.(*DB).retry") && strings.Contains(l, "emulated=true") && strings.Contains(l, `inst="J`):
+		case strings.Contains(l, "callee="+callee+" ") && strings.Contains(l, "emulated=true") && strings.Contains(l, `inst="J`):
 			tests++
 		case strings.Contains(l, "inst=RET"):
 			rets++
 		}
 	}
-	if !wantRetry {
-		if tests != 0 || rets == 0 {
-			t.Fatalf("DB.QueryContext exits at %d result tests in retry and %d RETs, want its RETs only", tests, rets)
-		}
-		return
+	if (tests > 0) != wantTests || (rets > 0) != wantRets {
+		t.Fatalf("%s exits at %d tests through %s and %d RETs; want tests %v, RETs %v", symbol, tests, callee, rets, wantTests, wantRets)
 	}
-	if tests == 0 || rets != 0 {
-		t.Fatalf("DB.QueryContext exits at %d result tests in retry and %d RETs, want the tests only", tests, rets)
-	}
+}
+
+// checkDBExitSites: DB.QueryContext's calls end at the result test in
+// DB.retry when retry has one (Go 1.20+ without --exit-probes=ret), else at
+// QueryContext's own RETs.
+func checkDBExitSites(t *testing.T, agent *proc, wantRetry bool) {
+	t.Helper()
+	checkCallExits(t, agent, "database/sql.(*DB).QueryContext", "database/sql.(*DB).retry", wantRetry, !wantRetry)
+}
+
+// checkClientExitSites: a successful client request ends at roundTrip's
+// test of its connection's result, unless --exit-probes=ret; failures
+// always at RETs.
+func checkClientExitSites(t *testing.T, agent *proc, wantTest bool) {
+	t.Helper()
+	checkCallExits(t, agent, "net/http.(*Transport).roundTrip", "net/http.(*persistConn).roundTrip", wantTest, true)
 }
 
 func question(int) string { return "?" }

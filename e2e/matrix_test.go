@@ -94,6 +94,7 @@ func TestGoVersionMatrix(t *testing.T) {
 				checkExitSites(t, agent, nil)
 				// database/sql runs *DB calls through DB.retry from Go 1.20.
 				checkDBExitSites(t, agent, !goBefore(v, 20))
+				checkClientExitSites(t, agent, true)
 				calls := sendAll(t, a.addr, callsFor(v))
 				// Keep-alive and pipelined too: the requests then end on
 				// the socket operations that follow their responses.

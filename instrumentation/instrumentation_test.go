@@ -50,6 +50,9 @@ func TestBundlesPassVerifier(t *testing.T) {
 					if spec.Programs[q.Program] == nil {
 						t.Errorf("probe %s names program %s, which the spec lacks", q.Symbol, q.Program)
 					}
+					if q.At == probe.AtSuccessTests && (spec.Programs[q.Returns] == nil || q.Fallback == nil) {
+						t.Errorf("probe %s: a success test needs a program for the other RETs (%q: not in the spec) and a fallback", q.Symbol, q.Returns)
+					}
 				}
 			}
 			probe.PrepareSpec(spec) // load exactly as Attach does

@@ -282,40 +282,43 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 			}
 			p = p.Fallback
 		}
-		p, fsites, err := a.resolve(p, opts)
+		groups, err := a.resolve(p, opts)
 		if err != nil {
 			return nil, links, 0, 0, err
 		}
-		if p == nil {
+		if len(groups) == 0 {
 			if !slices.Contains(skipped, plan.Probes[i].Symbol) {
 				skipped = append(skipped, plan.Probes[i].Symbol)
 			}
 			continue // optional and absent
 		}
-		prog := coll.Programs[p.Program]
-		if prog == nil {
-			return nil, links, 0, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
+		for _, g := range groups {
+			p := g.probe
+			prog := coll.Programs[p.Program]
+			if prog == nil {
+				return nil, links, 0, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
+			}
+			// Probes may share sites (AtResultTests; a fallback to RETs
+			// that several exits stand for): one program runs once a hit.
+			fsites := slices.DeleteFunc(g.sites, func(s goexe.Site) bool {
+				k := siteKey{p.Program, s.Offset}
+				dup := attached[k]
+				attached[k] = true
+				return dup
+			})
+			if len(fsites) == 0 {
+				continue
+			}
+			ls, err := attachSites(ex, p, prog, fsites, opts.PID)
+			links = append(links, ls...)
+			if err != nil {
+				return nil, links, 0, 0, err
+			}
+			for _, s := range fsites {
+				a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "callee", p.Callee, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
+			}
+			sites += len(fsites)
 		}
-		// Probes may share sites (AtResultTests; a fallback to RETs that
-		// several exits stand for): one program runs once a hit.
-		fsites = slices.DeleteFunc(fsites, func(s goexe.Site) bool {
-			k := siteKey{p.Program, s.Offset}
-			dup := attached[k]
-			attached[k] = true
-			return dup
-		})
-		if len(fsites) == 0 {
-			continue
-		}
-		ls, err := attachSites(ex, p, prog, fsites, opts.PID)
-		links = append(links, ls...)
-		if err != nil {
-			return nil, links, 0, 0, err
-		}
-		for _, s := range fsites {
-			a.log.Debug("uprobe attached", "probe", b.Name, "symbol", p.Symbol, "callee", p.Callee, "offset", fmt.Sprintf("%#x", s.Offset), "inst", s.Inst, "emulated", s.Emulated)
-		}
-		sites += len(fsites)
 	}
 	if len(skipped) > 0 {
 		// Usually functions the program never calls, which the linker dropped.
@@ -331,9 +334,16 @@ type siteKey struct {
 	offset  uint64
 }
 
-// resolve picks the probe to attach (p or its fallback) and its sites. It
-// returns a nil probe for an optional probe whose symbol is absent.
-func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, error) {
+// resolved is a program and the sites it goes on.
+type resolved struct {
+	probe *Probe
+	sites []goexe.Site
+}
+
+// resolve picks the probe to attach (p or its fallback) and its sites: one
+// group, two for AtSuccessTests (the tests, then the RETs left), none for
+// an optional probe whose symbol is absent.
+func (a *Attachment) resolve(p *Probe, opts Options) ([]resolved, error) {
 	if p.Cheap && opts.Exits == ExitsReturns && p.Fallback != nil {
 		return a.resolve(p.Fallback, opts)
 	}
@@ -342,9 +352,9 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 		case p.Fallback != nil:
 			return a.resolve(p.Fallback, opts)
 		case p.Optional:
-			return nil, nil, nil
+			return nil, nil
 		}
-		return nil, nil, fmt.Errorf("probing %s: no probe for %s", p.Symbol, a.Binary.GoVersion)
+		return nil, fmt.Errorf("probing %s: no probe for %s", p.Symbol, a.Binary.GoVersion)
 	}
 	f, err := a.findFunc(p)
 	if errors.Is(err, goexe.ErrSymbolNotFound) {
@@ -353,13 +363,15 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 			a.log.Info("symbol missing, using fallback probe", "symbol", p.Symbol, "probe", p.Fallback.Symbol)
 			return a.resolve(p.Fallback, opts)
 		case p.Optional:
-			return nil, nil, nil // attachBundle logs the skipped symbols once
+			return nil, nil // attachBundle logs the skipped symbols once
 		}
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
+		return nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
 	}
-	if p.At == AtCalls || p.At == AtResultTests {
+	one := func(sites ...goexe.Site) []resolved { return []resolved{{p, sites}} }
+	switch p.At {
+	case AtCalls, AtResultTests, AtSuccessTests:
 		// A call that a release no longer makes (or makes to another
 		// function, or inlines) moves on to the fallback, like a missing
 		// symbol: every call must meet its exit.
@@ -368,7 +380,20 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 			return a.resolve(p.Fallback, opts)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("finding %s: %w", p.Callee, err)
+			return nil, fmt.Errorf("finding %s: %w", p.Callee, err)
+		}
+		if p.At == AtSuccessTests {
+			st, err := a.Binary.SuccessTestSites(f, callee)
+			if errors.Is(err, goexe.ErrNoSuccessTest) && p.Fallback != nil {
+				a.log.Info("no success test, using fallback probe", "symbol", p.Symbol, "callee", p.Callee, "probe", p.Fallback.Program)
+				return a.resolve(p.Fallback, opts)
+			}
+			if err != nil {
+				return nil, err
+			}
+			rets := *p
+			rets.Program, rets.At, rets.Callee = p.Returns, AtReturns, ""
+			return []resolved{{p, st.Tests}, {&rets, st.Others}}, nil
 		}
 		sites, err := a.Binary.CallSites(f, callee)
 		if err == nil && len(sites) > 0 && p.At == AtResultTests {
@@ -376,31 +401,30 @@ func (a *Attachment) resolve(p *Probe, opts Options) (*Probe, []goexe.Site, erro
 			sites, err = a.Binary.ResultTestSites(callee)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if len(sites) == 0 {
 			if p.Fallback != nil {
 				return a.resolve(p.Fallback, opts)
 			}
-			return nil, nil, fmt.Errorf("finding the sites of %s in %s through %s: none found", p.Program, p.Symbol, p.Callee)
+			return nil, fmt.Errorf("finding the sites of %s in %s through %s: none found", p.Program, p.Symbol, p.Callee)
 		}
-		return p, sites, nil
-	}
-	if p.At == AtReturns {
+		return one(sites...), nil
+	case AtReturns:
 		rets, err := a.Binary.RetSites(f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("finding RET instructions of %s: %w", p.Symbol, err)
+			return nil, fmt.Errorf("finding RET instructions of %s: %w", p.Symbol, err)
 		}
 		if len(rets) == 0 {
-			return nil, nil, fmt.Errorf("finding RET instructions of %s: none found", p.Symbol)
+			return nil, fmt.Errorf("finding RET instructions of %s: none found", p.Symbol)
 		}
-		return p, rets, nil
+		return one(rets...), nil
 	}
 	s, err := a.Binary.EntrySite(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("finding entry site of %s: %w", p.Symbol, err)
+		return nil, fmt.Errorf("finding entry site of %s: %w", p.Symbol, err)
 	}
-	return p, []goexe.Site{s}, nil
+	return one(s), nil
 }
 
 // errTracepointsOff: Options.Exits leaves kernel tracepoints out.

@@ -35,6 +35,13 @@ const (
 	// program shares (attached once). The Fallback is used when Symbol
 	// makes no such call or Callee has no such test.
 	AtResultTests
+	// AtSuccessTests is an exit for the calls of Probe.Symbol that succeed:
+	// Program goes on the test of Callee's error result in Symbol, where
+	// only success leads to some of Symbol's RETs, and Probe.Returns on
+	// the other RETs (goexe.SuccessTestSites). A successful call then ends
+	// on an emulated Jcc; a failed one on a single-stepped RET as before.
+	// The Fallback is used when Symbol has no such test.
+	AtSuccessTests
 	// AtTracepoints is the kernel's raw tracepoints Probe.Tracepoints,
 	// not a site in the binary: no trap in the target. Where the kernel
 	// lacks one of them, or Options.Exits rules them out, the Fallback is
@@ -83,7 +90,9 @@ type Probe struct {
 	Symbol  string
 	Program string
 	At      Site
-	Callee  string // the called function, for AtCalls and AtResultTests
+	Callee  string // the called function, for AtCalls, AtResultTests and AtSuccessTests
+	// Returns is the program on the RETs an AtSuccessTests probe leaves.
+	Returns string
 	// Tracepoints are the kernel's raw tracepoints and their programs, for
 	// AtTracepoints (Program is then unused).
 	Tracepoints []Tracepoint

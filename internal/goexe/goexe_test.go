@@ -875,6 +875,91 @@ func TestResultTestSites(t *testing.T) {
 	})
 }
 
+// TestSuccessTestSites checks SuccessTestSites on net/http's
+// Transport.roundTrip, which the client bundle probes.
+func TestSuccessTestSites(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSuccessTest(t, exec.Command("go"), strings.TrimSpace(string(out)), buildFixture(t, "plain"), buildFixture(t, "stripped"))
+}
+
+// checkSuccessTest compares SuccessTestSites(Transport.roundTrip,
+// persistConn.roundTrip) with objdump of the first binary: the test is the
+// Jcc after the CALL and its TESTQ BX, BX; the RETs it leaves are those on
+// source lines (in goroot's net/http) reading "return resp, nil"; every
+// other RET stays.
+func checkSuccessTest(t *testing.T, goCmd *exec.Cmd, goroot string, paths ...string) {
+	t.Helper()
+	const fn, callee = "net/http.(*Transport).roundTrip", "net/http.(*persistConn).roundTrip"
+	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(fn)+"$", paths[0])
+	out, err := goCmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump: %v\n%s", err, out)
+	}
+	src := map[string][]string{}
+	line := regexp.MustCompile(`(?m)^\s+(\S+):(\d+)\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)[ \t]*([^\t\n]*)`)
+	var tests, skipped, others []uint64
+	afterCall, tested := false, false
+	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+		addr, err := strconv.ParseUint(m[3], 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, args := m[4], strings.TrimSpace(m[5])
+		switch {
+		case op == "CALL":
+			afterCall, tested = args == callee+"(SB)", false
+		case afterCall && op == "NOPW" || afterCall && op == "NOPL":
+		case afterCall && op == "TESTQ" && args == "BX, BX":
+			tested = true
+		case afterCall && tested && strings.HasPrefix(op, "J"):
+			tests = append(tests, addr)
+			afterCall = false
+		case op == "RET":
+			file := filepath.Join(goroot, "src", "net", "http", m[1])
+			if src[file] == nil {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src[file] = strings.Split(string(b), "\n")
+			}
+			n, _ := strconv.Atoi(m[2])
+			if n >= 1 && n <= len(src[file]) && strings.TrimSpace(src[file][n-1]) == "return resp, nil" {
+				skipped = append(skipped, addr)
+			} else {
+				others = append(others, addr)
+			}
+			afterCall = false
+		default:
+			afterCall = false
+		}
+	}
+	if len(tests) != 1 || len(skipped) == 0 || len(others) == 0 {
+		t.Fatalf("objdump of %s shows %d tests of %s's result, %d RETs of \"return resp, nil\" and %d others; want 1, some and some:\n%s", fn, len(tests), callee, len(skipped), len(others), out)
+	}
+	get := func(b *Binary) SuccessTest {
+		st, err := b.SuccessTestSites(mustFunc(t, b, fn), mustFunc(t, b, callee))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	compareSites(t, "SuccessTestSites.Tests", tests, paths, func(b *Binary) []Site {
+		st := get(b)
+		for _, s := range st.Tests {
+			if !s.Emulated {
+				t.Errorf("%s: success test %+v is not emulated", b.Path, s)
+			}
+		}
+		return st.Tests
+	})
+	compareSites(t, "SuccessTestSites.Skipped", skipped, paths, func(b *Binary) []Site { return get(b).Skipped })
+	compareSites(t, "SuccessTestSites.Others", others, paths, func(b *Binary) []Site { return get(b).Others })
+}
+
 func TestRetSitesRejectsUndecodable(t *testing.T) {
 	if _, err := decode([]byte{0x55, 0x48, 0x89}, 0x1000); err == nil {
 		t.Error("decode of a truncated MOVQ succeeded, want an error")

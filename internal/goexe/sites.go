@@ -1,8 +1,11 @@
 package goexe
 
 import (
+	"cmp"
 	"debug/elf"
+	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -371,4 +374,157 @@ func target(in inst) (uint64, bool) {
 		return 0, false
 	}
 	return in.addr + uint64(in.Len) + uint64(int64(rel)), true
+}
+
+// ErrNoSuccessTest: the function has no call whose success SuccessTest can
+// tell from its other paths.
+var ErrNoSuccessTest = errors.New("no separable success test")
+
+// SuccessTest is an exit inside f for the calls of f that succeed: f calls
+// callee directly, and callee's results are a pointer and an error (the
+// error's type word in RBX), which f tests (TESTQ BX, BX then a Jcc) before
+// anything else. Where the error is nil the Jcc leads to RETs that no other
+// path of f reaches. A probe on the Jcc (emulated) sees the success and the
+// pointer still in RAX; the RETs of the other paths (Others, single-stepped)
+// end the calls that fail or return before calling callee, and the RETs
+// only success reaches (Skipped) need no probe.
+type SuccessTest struct {
+	Tests   []Site // one per direct call of callee
+	Others  []Site
+	Skipped []Site
+}
+
+// SuccessTestSites finds f's SuccessTest for callee, or ErrNoSuccessTest.
+// Paths are followed through every branch both ways and over every call
+// (as if it returned): that can only add RETs to the other paths, so a
+// doubt ends in ErrNoSuccessTest, never in a call left without its exit.
+// A jump through a register or out of f also ends in ErrNoSuccessTest.
+func (b *Binary) SuccessTestSites(f, callee Func) (SuccessTest, error) {
+	var st SuccessTest
+	err := b.decodeFunc(f, func(insts []inst) error {
+		// test index -> the index its success edge leads to
+		tests := map[int]int{}
+		for i, in := range insts {
+			if to, ok := target(in); !ok || in.Op != x86asm.CALL || to != callee.Addr {
+				continue
+			}
+			j := i + 1
+			for j < len(insts) && insts[j].Op == x86asm.NOP {
+				j++
+			}
+			if j+1 >= len(insts) || insts[j].Op != x86asm.TEST || insts[j].Args[0] != x86asm.RBX || insts[j].Args[1] != x86asm.RBX {
+				return ErrNoSuccessTest
+			}
+			jcc := insts[j+1]
+			to, ok := target(jcc)
+			k, found := indexOf(insts, to)
+			switch {
+			case !ok || !found:
+				return ErrNoSuccessTest
+			case jcc.Op == x86asm.JE: // taken when nil
+				tests[j+1] = k
+			case jcc.Op == x86asm.JNE: // falls through when nil
+				tests[j+1] = j + 2
+			default:
+				return ErrNoSuccessTest
+			}
+		}
+		if len(tests) == 0 {
+			return ErrNoSuccessTest
+		}
+		// failEdge is where a test leads when the error is not nil.
+		failEdge := func(i int) int {
+			if tests[i] == i+1 {
+				to, _ := target(insts[i])
+				k, _ := indexOf(insts, to)
+				return k
+			}
+			return i + 1
+		}
+		other, err := retsFrom(insts, []int{0}, failEdge, tests)
+		if err != nil {
+			return err
+		}
+		var starts []int
+		for _, k := range tests {
+			starts = append(starts, k)
+		}
+		success, err := retsFrom(insts, starts, failEdge, tests)
+		if err != nil {
+			return err
+		}
+		if len(success) == 0 {
+			return ErrNoSuccessTest
+		}
+		for i := range success {
+			if other[i] {
+				return ErrNoSuccessTest
+			}
+		}
+		for i, in := range insts {
+			_, test := tests[i]
+			switch {
+			case test:
+				st.Tests = append(st.Tests, b.site(f, in))
+			case in.Op != x86asm.RET:
+			case success[i]:
+				st.Skipped = append(st.Skipped, b.site(f, in))
+			default:
+				st.Others = append(st.Others, b.site(f, in))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return SuccessTest{}, fmt.Errorf("finding the success test of %s in %s: %w", callee.Name, f.Name, err)
+	}
+	return st, nil
+}
+
+// retsFrom returns the indexes of the RETs reachable from starts. At a
+// test (a key of tests) only its failure edge is followed: passing it
+// again is a new attempt, which that test judges.
+func retsFrom(insts []inst, starts []int, failEdge func(int) int, tests map[int]int) (map[int]bool, error) {
+	rets := map[int]bool{}
+	seen := make([]bool, len(insts))
+	todo := starts
+	for len(todo) > 0 {
+		i := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if i >= len(insts) || seen[i] {
+			continue
+		}
+		seen[i] = true
+		in := insts[i]
+		if _, ok := tests[i]; ok {
+			todo = append(todo, failEdge(i))
+			continue
+		}
+		switch {
+		case in.Op == x86asm.RET:
+			rets[i] = true
+			continue
+		case in.Op == x86asm.INT || in.Op == x86asm.UD2:
+			continue // a trap: panics end here
+		case in.Op == x86asm.JMP || isCondJump(in):
+			to, ok := target(in)
+			k, found := indexOf(insts, to)
+			if !ok || !found {
+				return nil, ErrNoSuccessTest
+			}
+			todo = append(todo, k)
+			if in.Op == x86asm.JMP {
+				continue
+			}
+		case in.Op == x86asm.LJMP:
+			return nil, ErrNoSuccessTest
+		}
+		todo = append(todo, i+1)
+	}
+	return rets, nil
+}
+
+// indexOf finds the instruction at addr.
+func indexOf(insts []inst, addr uint64) (int, bool) {
+	return slices.BinarySearchFunc(insts, addr, func(in inst, a uint64) int { return cmp.Compare(in.addr, a) })
 }

@@ -115,6 +115,7 @@ func TestToolchains(t *testing.T) {
 			for _, c := range callFuncs {
 				checkCallSites(t, goCmd(), c[0], c[1], plain, stripped)
 			}
+			checkSuccessTest(t, goCmd(), goroot, plain, stripped)
 			checkTypesBase(t, plain)
 		})
 	}

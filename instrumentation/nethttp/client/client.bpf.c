@@ -7,8 +7,10 @@
  *   RoundTripper delegating to a Transport end up in, on the caller's
  *   goroutine. Opens an in-flight record keyed by goroutine id, with the
  *   parent found through req's context or the goroutine.
- * Exit: every RET of roundTrip ((*Response, error) in RAX and RBX:RCX).
- *   No later function runs on every path, so this exit is single-stepped.
+ * Exit: a successful request at roundTrip's test of the error its
+ *   connection's roundTrip returned (a Jcc, emulated), every other path
+ *   at its RET ((*Response, error) in RAX and RBX:RCX, single-stepped).
+ *   Where the test cannot be told apart (goexe.SuccessTestSites), every RET.
  */
 
 #include "common.h"
@@ -153,10 +155,9 @@ int uprobe_persistConn_roundTrip(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
+/* Ends the in-flight request of this goroutine with roundTrip's results. */
+static __always_inline int end_round_trip(struct pt_regs *ctx, void *resp, void *err_itab)
 {
-	IGNORE_OTHER_NAMESPACES();
 	u64 end = bpf_ktime_get_ns();
 	u64 goid = goroutine_id(ctx);
 	struct http_client_record *rec = ACTIVE_RECORD(active_requests, goid);
@@ -164,8 +165,7 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 		return 0;
 	struct http_client_event *ev = &rec->ev;
 	ev->hdr.end_ns = end;
-	void *resp = (void *)GO_PARAM1(ctx);
-	ev->err_type = go_type((void *)GO_PARAM2(ctx));
+	ev->err_type = go_type(err_itab);
 	ev->status = 0;
 	ev->proto_major = 0;
 	ev->proto_minor = 0;
@@ -176,4 +176,25 @@ int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
 	}
 	OUTPUT_ACTIVE(active_requests, goid, rec);
 	return 0;
+}
+
+/* roundTrip's test of the error that (*persistConn).roundTrip, or HTTP/2's
+ * RoundTrip, returned ((*Response, error) in RAX and RBX:RCX): a nil error
+ * is the request's success, and from here only its return follows. A
+ * failed attempt is retried (this test judges it again) or returned
+ * through a RET that uprobe_Transport_roundTrip_ret probes. */
+SEC("uprobe")
+int uprobe_Transport_roundTrip_success(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	if (GO_PARAM2(ctx))
+		return 0;
+	return end_round_trip(ctx, (void *)GO_PARAM1(ctx), 0);
+}
+
+SEC("uprobe")
+int uprobe_Transport_roundTrip_ret(struct pt_regs *ctx)
+{
+	IGNORE_OTHER_NAMESPACES();
+	return end_round_trip(ctx, (void *)GO_PARAM1(ctx), (void *)GO_PARAM2(ctx));
 }

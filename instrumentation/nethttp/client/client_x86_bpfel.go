@@ -75,40 +75,41 @@ type clientSpanContext struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	clientMapActiveRequests               = "active_requests"
-	clientMapContextSpans                 = "context_spans"
-	clientMapDropCounts                   = "drop_counts"
-	clientMapEvents                       = "events"
-	clientMapGoroutineSpans               = "goroutine_spans"
-	clientMapInjectingPids                = "injecting_pids"
-	clientMapOutgoingRequests             = "outgoing_requests"
-	clientMapScratch                      = "scratch"
-	clientProgUprobeTransportRoundTrip    = "uprobe_Transport_roundTrip"
-	clientProgUprobeTransportRoundTripRet = "uprobe_Transport_roundTrip_ret"
-	clientProgUprobePersistConnRoundTrip  = "uprobe_persistConn_roundTrip"
-	clientVarInjectTraceparent            = "inject_traceparent"
-	clientVarOffConnFd                    = "off_conn_fd"
-	clientVarOffCtxParent                 = "off_ctx_parent"
-	clientVarOffG_goid                    = "off_g_goid"
-	clientVarOffG_m                       = "off_g_m"
-	clientVarOffM_curg                    = "off_m_curg"
-	clientVarOffNetfdLaddr                = "off_netfd_laddr"
-	clientVarOffPersistconnConn           = "off_persistconn_conn"
-	clientVarOffRequestCtx                = "off_request_ctx"
-	clientVarOffRequestMethod             = "off_request_method"
-	clientVarOffRequestUrl                = "off_request_url"
-	clientVarOffResponseProtoMajor        = "off_response_proto_major"
-	clientVarOffResponseProtoMinor        = "off_response_proto_minor"
-	clientVarOffResponseStatusCode        = "off_response_status_code"
-	clientVarOffTcpaddrPort               = "off_tcpaddr_port"
-	clientVarOffTcpconnConn               = "off_tcpconn_conn"
-	clientVarOffUrlHost                   = "off_url_host"
-	clientVarOffUrlPath                   = "off_url_path"
-	clientVarOffUrlRawQuery               = "off_url_raw_query"
-	clientVarOffUrlScheme                 = "off_url_scheme"
-	clientVarOffUrlUser                   = "off_url_user"
-	clientVarPidnsDev                     = "pidns_dev"
-	clientVarPidnsIno                     = "pidns_ino"
+	clientMapActiveRequests                   = "active_requests"
+	clientMapContextSpans                     = "context_spans"
+	clientMapDropCounts                       = "drop_counts"
+	clientMapEvents                           = "events"
+	clientMapGoroutineSpans                   = "goroutine_spans"
+	clientMapInjectingPids                    = "injecting_pids"
+	clientMapOutgoingRequests                 = "outgoing_requests"
+	clientMapScratch                          = "scratch"
+	clientProgUprobeTransportRoundTrip        = "uprobe_Transport_roundTrip"
+	clientProgUprobeTransportRoundTripRet     = "uprobe_Transport_roundTrip_ret"
+	clientProgUprobeTransportRoundTripSuccess = "uprobe_Transport_roundTrip_success"
+	clientProgUprobePersistConnRoundTrip      = "uprobe_persistConn_roundTrip"
+	clientVarInjectTraceparent                = "inject_traceparent"
+	clientVarOffConnFd                        = "off_conn_fd"
+	clientVarOffCtxParent                     = "off_ctx_parent"
+	clientVarOffG_goid                        = "off_g_goid"
+	clientVarOffG_m                           = "off_g_m"
+	clientVarOffM_curg                        = "off_m_curg"
+	clientVarOffNetfdLaddr                    = "off_netfd_laddr"
+	clientVarOffPersistconnConn               = "off_persistconn_conn"
+	clientVarOffRequestCtx                    = "off_request_ctx"
+	clientVarOffRequestMethod                 = "off_request_method"
+	clientVarOffRequestUrl                    = "off_request_url"
+	clientVarOffResponseProtoMajor            = "off_response_proto_major"
+	clientVarOffResponseProtoMinor            = "off_response_proto_minor"
+	clientVarOffResponseStatusCode            = "off_response_status_code"
+	clientVarOffTcpaddrPort                   = "off_tcpaddr_port"
+	clientVarOffTcpconnConn                   = "off_tcpconn_conn"
+	clientVarOffUrlHost                       = "off_url_host"
+	clientVarOffUrlPath                       = "off_url_path"
+	clientVarOffUrlRawQuery                   = "off_url_raw_query"
+	clientVarOffUrlScheme                     = "off_url_scheme"
+	clientVarOffUrlUser                       = "off_url_user"
+	clientVarPidnsDev                         = "pidns_dev"
+	clientVarPidnsIno                         = "pidns_ino"
 )
 
 // loadClient returns the embedded CollectionSpec for client.
@@ -153,9 +154,10 @@ type clientSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type clientProgramSpecs struct {
-	UprobeTransportRoundTrip    *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip"`
-	UprobeTransportRoundTripRet *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip_ret"`
-	UprobePersistConnRoundTrip  *ebpf.ProgramSpec `ebpf:"uprobe_persistConn_roundTrip"`
+	UprobeTransportRoundTrip        *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip"`
+	UprobeTransportRoundTripRet     *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip_ret"`
+	UprobeTransportRoundTripSuccess *ebpf.ProgramSpec `ebpf:"uprobe_Transport_roundTrip_success"`
+	UprobePersistConnRoundTrip      *ebpf.ProgramSpec `ebpf:"uprobe_persistConn_roundTrip"`
 }
 
 // clientMapSpecs contains maps before they are loaded into the kernel.
@@ -277,15 +279,17 @@ type clientVariables struct {
 //
 // It can be passed to loadClientObjects or ebpf.CollectionSpec.LoadAndAssign.
 type clientPrograms struct {
-	UprobeTransportRoundTrip    *ebpf.Program `ebpf:"uprobe_Transport_roundTrip"`
-	UprobeTransportRoundTripRet *ebpf.Program `ebpf:"uprobe_Transport_roundTrip_ret"`
-	UprobePersistConnRoundTrip  *ebpf.Program `ebpf:"uprobe_persistConn_roundTrip"`
+	UprobeTransportRoundTrip        *ebpf.Program `ebpf:"uprobe_Transport_roundTrip"`
+	UprobeTransportRoundTripRet     *ebpf.Program `ebpf:"uprobe_Transport_roundTrip_ret"`
+	UprobeTransportRoundTripSuccess *ebpf.Program `ebpf:"uprobe_Transport_roundTrip_success"`
+	UprobePersistConnRoundTrip      *ebpf.Program `ebpf:"uprobe_persistConn_roundTrip"`
 }
 
 func (p *clientPrograms) Close() error {
 	return _ClientClose(
 		p.UprobeTransportRoundTrip,
 		p.UprobeTransportRoundTripRet,
+		p.UprobeTransportRoundTripSuccess,
 		p.UprobePersistConnRoundTrip,
 	)
 }

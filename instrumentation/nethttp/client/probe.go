@@ -37,7 +37,9 @@ var Bundle = &probe.Bundle{
 	// (TestGoVersionMatrix checks every minor).
 	Probes: []probe.Probe{
 		{Symbol: roundTrip, Program: "uprobe_Transport_roundTrip", At: probe.AtEntry, Go: go117},
-		{Symbol: roundTrip, Program: "uprobe_Transport_roundTrip_ret", At: probe.AtReturns, Go: go117},
+		{Symbol: roundTrip, Callee: "net/http.(*persistConn).roundTrip", Program: "uprobe_Transport_roundTrip_success", At: probe.AtSuccessTests,
+			Returns: "uprobe_Transport_roundTrip_ret", Cheap: true, Go: go117,
+			Fallback: &probe.Probe{Symbol: roundTrip, Program: "uprobe_Transport_roundTrip_ret", At: probe.AtReturns, Go: go117}},
 		// Outgoing traceparent only: without it the spans are still made.
 		{Symbol: "net/http.(*persistConn).roundTrip", Program: "uprobe_persistConn_roundTrip", At: probe.AtEntry, Optional: true, Go: go117},
 	},

@@ -55,6 +55,10 @@ func main() {
 		}
 		return nil
 	}))
+	if len(os.Args) > 2 {
+		// Links the HTTP client (TestSuccessTestSites).
+		_, _ = http.Get(os.Args[2])
+	}
 	if len(os.Args) > 1 {
 		_ = http.ListenAndServe(os.Args[1], nil)
 	}
