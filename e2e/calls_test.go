@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -396,4 +399,89 @@ func TestRequestTreesJaeger(t *testing.T) {
 			t.Errorf("%s: children %v, want %v", what, kids, wantKids)
 		}
 	}
+}
+
+// TestClientRetry: a request the transport retries on a new connection
+// (the server hung up on the reused one after reading it) is one client
+// span, ended by the attempt that succeeded. roundTrip's success test sees
+// the failed attempt first, and no probed RET lies on the retry's path.
+func TestClientRetry(t *testing.T) {
+	requireBPF(t)
+	down := startFlakyDownstream(t)
+	rcv := otlptest.Start(t)
+	a := startApp(t, bins.app, "-downstream", down.url)
+	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
+	waitAttached(t, agent)
+	checkClientExitSites(t, agent, true)
+	c := call{method: "GET", target: "/calls/twice", status: 200, name: "GET /calls/twice", route: "/calls/twice"}
+	sent := sendAll(t, a.addr, []call{c})
+	agent.stop(t, 15*time.Second)
+	if conns, reqs := down.counts(); conns != 2 || reqs != 3 {
+		t.Fatalf("the downstream saw %d connections and %d requests, want 2 and 3: the second call was not retried", conns, reqs)
+	}
+	get := child{name: "GET", scope: clientScope, attrs: map[string]any{
+		"http.request.method":       "GET",
+		"url.full":                  down.url + "/hello",
+		"http.response.status_code": int64(200),
+		"server.port":               int64(portOf(down.url)),
+		"error.type":                absent{},
+	}}
+	checkTrees(t, rcv.Spans(), []tree{{call: c, children: []child{get, get}}}, sent)
+}
+
+// flakyServer answers the first request on each connection and hangs up
+// on reading the second, unanswered: a client that reuses the connection
+// retries the request on a new one (net/http does for GETs).
+type flakyServer struct {
+	url         string
+	mu          sync.Mutex
+	conns, reqs int
+}
+
+func startFlakyDownstream(t *testing.T) *flakyServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f := &flakyServer{url: "http://" + ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+			go f.serve(c)
+		}
+	}()
+	return f
+}
+
+func (f *flakyServer) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; ; i++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		f.mu.Lock()
+		f.reqs++
+		f.mu.Unlock()
+		if i == 1 {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	}
+}
+
+func (f *flakyServer) counts() (conns, reqs int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conns, f.reqs
 }

@@ -50,6 +50,14 @@ func (c *calls) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /chain", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, get(r.Context(), c.downstream+"/hello"))
 	})
+	// Two calls in a row: the second reuses the first's connection.
+	mux.HandleFunc("GET /calls/twice", func(w http.ResponseWriter, r *http.Request) {
+		err := get(r.Context(), c.downstream+"/hello")
+		if err == nil {
+			err = get(r.Context(), c.downstream+"/hello")
+		}
+		reply(w, err)
+	})
 	// http.Get from goroutines the handler starts, and from one started by
 	// such a goroutine: no context, only goroutine lineage links them.
 	mux.HandleFunc("GET /calls/goroutines", func(w http.ResponseWriter, r *http.Request) {
