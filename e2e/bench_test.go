@@ -128,11 +128,14 @@ type benchRow struct {
 	dropped    float64            // spanprobe_spans_dropped_total
 	drops      map[string]float64 // the same by reason, non-zero only
 	uprobeHits int64              // run_cnt delta of the agent's uprobe_ programs; -1 unknown
-	bpfTime    time.Duration      // run_time_ns delta of the same programs
-	cpu        time.Duration
-	rcvCPU     time.Duration // this process (the OTLP receiver) over the same window
-	maxRSS     int64         // bytes, VmHWM
-	steadyRSS  int64         // bytes, VmRSS in the second half of the load (rssStats)
+	// steppedHits are the hits on single-stepped sites (noop-probes, whose
+	// sites are the agent's); -1 unknown.
+	steppedHits int64
+	bpfTime     time.Duration // run_time_ns delta of the same programs
+	cpu         time.Duration
+	rcvCPU      time.Duration // this process (the OTLP receiver) over the same window
+	maxRSS      int64         // bytes, VmHWM
+	steadyRSS   int64         // bytes, VmRSS in the second half of the load (rssStats)
 }
 
 var (
@@ -385,9 +388,12 @@ type modeSummary struct {
 	Dropped         float64 `json:"spans_dropped,omitempty"`
 	// UprobeHitsPerRequest is -1 when not measured.
 	UprobeHitsPerRequest float64 `json:"uprobe_hits_per_request,omitempty"`
-	AgentCPUPerSpanUS    float64 `json:"agent_cpu_us_per_span,omitempty"`
-	AgentMaxRSSMiB       float64 `json:"agent_max_rss_mib,omitempty"`
-	AgentSteadyRSSMiB    float64 `json:"agent_steady_rss_mib,omitempty"` // the highest of the rounds
+	// SteppedHitsPerRequest: of those, on sites the kernel single-steps
+	// (noop-probes only; -1 when not measured).
+	SteppedHitsPerRequest float64 `json:"single_stepped_hits_per_request,omitempty"`
+	AgentCPUPerSpanUS     float64 `json:"agent_cpu_us_per_span,omitempty"`
+	AgentMaxRSSMiB        float64 `json:"agent_max_rss_mib,omitempty"`
+	AgentSteadyRSSMiB     float64 `json:"agent_steady_rss_mib,omitempty"` // the highest of the rounds
 }
 
 // benchSummary is the machine-readable result, keyed by mode.
@@ -397,6 +403,7 @@ func summarize(rows []benchRow) benchSummary {
 	s := benchSummary{}
 	n := map[string]int{}
 	hits := map[string]int64{}
+	stepped := int64(0) // of the floor's hits; -1 unknown
 	records := map[string]int{}
 	cpu := map[string]time.Duration{}
 	appCPU := map[string]time.Duration{}
@@ -422,6 +429,11 @@ func summarize(rows []benchRow) benchSummary {
 			hits[r.mode] += r.uprobeHits
 		}
 		if r.mode == modeFloor {
+			if r.steppedHits < 0 || stepped < 0 {
+				stepped = -1
+			} else {
+				stepped += r.steppedHits
+			}
 			continue
 		}
 		m.Spans += r.spans
@@ -445,6 +457,12 @@ func summarize(rows []benchRow) benchSummary {
 		m.UprobeHitsPerRequest = -1
 		if hits[mode] >= 0 && m.Requests > 0 {
 			m.UprobeHitsPerRequest = float64(hits[mode]) / float64(m.Requests)
+		}
+		if mode == modeFloor {
+			m.SteppedHitsPerRequest = -1
+			if stepped >= 0 && m.Requests > 0 {
+				m.SteppedHitsPerRequest = float64(stepped) / float64(m.Requests)
+			}
 		}
 		if records[mode] > 0 {
 			m.AgentCPUPerSpanUS = float64(cpu[mode]) / float64(time.Microsecond) / float64(records[mode])
@@ -514,6 +532,10 @@ func printBench(rows []benchRow, s benchSummary) {
 	if m := s[modeFloor]; m != nil && base != nil {
 		fmt.Printf("%s/baseline: throughput %.3f (the ceiling of any agent on these probe sites); app CPU/request %.1fus -> %.1fus, %.1fus per uprobe hit\n",
 			modeFloor, m.ThroughputRatio, base.AppCPUPerReqUS, m.AppCPUPerReqUS, perHitCost(base, m))
+		if m.UprobeHitsPerRequest >= 0 && m.SteppedHitsPerRequest >= 0 {
+			fmt.Printf("uprobe hits per request on the agent's sites: %.2f emulated, %.2f single-stepped\n",
+				m.UprobeHitsPerRequest-m.SteppedHitsPerRequest, m.SteppedHitsPerRequest)
+		}
 	}
 	for _, mode := range []string{"agent", "agent-noexport"} {
 		if m := s[mode]; m != nil && base != nil {

@@ -25,14 +25,15 @@ import (
 // siteRE and tracepointRE match the agent's debug lines for each attached
 // uprobe site and kernel tracepoint.
 var (
-	siteRE       = regexp.MustCompile(`msg="uprobe attached" .*\boffset=(0x[0-9a-f]+)`)
+	siteRE       = regexp.MustCompile(`msg="uprobe attached" .*\boffset=(0x[0-9a-f]+) .*\bemulated=(true|false)`)
 	tracepointRE = regexp.MustCompile(`msg="tracepoint attached" .*\btracepoint=(\S+)`)
 )
 
 // probeSites are where the agent puts its programs in one target.
 type probeSites struct {
-	offs        []uint64 // uprobe sites: file offsets in the executable
-	tracepoints []string // kernel raw tracepoints
+	offs        []uint64        // uprobe sites: file offsets in the executable
+	stepped     map[uint64]bool // those the kernel single-steps (the rest it emulates)
+	tracepoints []string        // kernel raw tracepoints
 }
 
 // agentSites attaches the agent to pid once, with debug logging, and returns
@@ -42,7 +43,7 @@ func agentSites(b *testing.B, pid int) probeSites {
 	agent := startAgent(b, agentEnv("OTEL_TRACES_EXPORTER=none"), "--pid", strconv.Itoa(pid), "--log-level", "debug")
 	waitAttached(b, agent)
 	agent.stop(b, 30*time.Second)
-	var s probeSites
+	s := probeSites{stepped: map[uint64]bool{}}
 	for _, l := range agent.stderr.lines() {
 		if m := siteRE.FindStringSubmatch(l); m != nil {
 			off, err := strconv.ParseUint(m[1], 0, 64)
@@ -50,6 +51,9 @@ func agentSites(b *testing.B, pid int) probeSites {
 				b.Fatalf("agent logged site %q: %v", l, err)
 			}
 			s.offs = append(s.offs, off)
+			if m[2] == "false" {
+				s.stepped[off] = true
+			}
 		}
 		if m := tracepointRE.FindStringSubmatch(l); m != nil {
 			s.tracepoints = append(s.tracepoints, m[1])
@@ -68,37 +72,46 @@ func agentSites(b *testing.B, pid int) probeSites {
 
 // attachNoop puts a program that returns at once on the sites of pid's
 // executable, by the agent's method (one uprobe_multi link where the kernel
-// has them, else a perf-event uprobe per site), and on its tracepoints. The
-// returned func detaches.
+// has them, else a perf-event uprobe per site), and on its tracepoints: one
+// program on the sites the kernel emulates (uprobe_emulated), another on
+// those it single-steps (uprobe_stepped), whose runs are then the hits of
+// each kind. The returned func detaches.
 func attachNoop(b *testing.B, pid int, sites probeSites) (detach func()) {
 	b.Helper()
-	offs := sites.offs
 	multi := features.HaveBPFLinkUprobeMulti() == nil
-	spec := &ebpf.ProgramSpec{
-		Name:         "uprobe_noop",
-		Type:         ebpf.Kprobe,
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-		License:      "GPL",
-	}
-	if multi {
-		spec.AttachType = ebpf.AttachTraceUprobeMulti
-	}
-	prog, err := ebpf.NewProgram(spec)
-	if err != nil {
-		b.Fatalf("loading the no-op program: %v", err)
-	}
 	ex, err := link.OpenExecutable(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var links []link.Link
-	if multi {
-		l, err := ex.UprobeMulti(nil, prog, &link.UprobeMultiOptions{Addresses: offs, PID: uint32(pid)})
-		if err != nil {
-			b.Fatalf("attaching the no-op program at %d sites: %v", len(offs), err)
+	var progs []*ebpf.Program
+	for _, stepped := range []bool{false, true} {
+		offs := slices.DeleteFunc(slices.Clone(sites.offs), func(off uint64) bool { return sites.stepped[off] != stepped })
+		if len(offs) == 0 {
+			continue
 		}
-		links = append(links, l)
-	} else {
+		spec := &ebpf.ProgramSpec{
+			Name:         map[bool]string{false: noopEmulated, true: noopStepped}[stepped],
+			Type:         ebpf.Kprobe,
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+			License:      "GPL",
+		}
+		if multi {
+			spec.AttachType = ebpf.AttachTraceUprobeMulti
+		}
+		prog, err := ebpf.NewProgram(spec)
+		if err != nil {
+			b.Fatalf("loading the no-op program: %v", err)
+		}
+		progs = append(progs, prog)
+		if multi {
+			l, err := ex.UprobeMulti(nil, prog, &link.UprobeMultiOptions{Addresses: offs, PID: uint32(pid)})
+			if err != nil {
+				b.Fatalf("attaching the no-op program at %d sites: %v", len(offs), err)
+			}
+			links = append(links, l)
+			continue
+		}
 		for _, off := range offs {
 			l, err := ex.Uprobe("", prog, &link.UprobeOptions{Address: off, PID: pid})
 			if err != nil {
@@ -130,7 +143,9 @@ func attachNoop(b *testing.B, pid int, sites probeSites) (detach func()) {
 		for _, l := range links {
 			errs = append(errs, l.Close())
 		}
-		errs = append(errs, prog.Close())
+		for _, p := range progs {
+			errs = append(errs, p.Close())
+		}
 		if tp != nil {
 			errs = append(errs, tp.Close())
 		}
@@ -149,11 +164,21 @@ func measureFloor(b *testing.B, wrk, url string, pid int, sites probeSites, d ti
 	res := runWrk(b, wrk, url, pid, d)
 	after := uprobeRunCounts(b)
 	detach()
-	row := benchRow{mode: modeFloor, wrkResult: res, uprobeHits: -1}
+	row := benchRow{mode: modeFloor, wrkResult: res, uprobeHits: -1, steppedHits: -1}
 	if stats && len(ours) > 0 {
 		row.uprobeHits, row.bpfTime = probeCost(ours, after)
+		row.steppedHits = 0
+		for id, c0 := range ours {
+			if c0.name == noopStepped {
+				row.steppedHits += after[id].runs - c0.runs
+			}
+		}
 	}
 	return row
 }
 
-const modeFloor = "noop-probes"
+const (
+	modeFloor    = "noop-probes"
+	noopEmulated = "uprobe_emulated"
+	noopStepped  = "uprobe_stepped"
+)
