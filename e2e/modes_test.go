@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +52,19 @@ func TestLaunchModeFirstRequest(t *testing.T) {
 	if processGone(appPID) {
 		t.Fatalf("probes attached to pid %d, which is not running", appPID)
 	}
+	// The agent's threads sleep with 1 ms of timer slack; the program it
+	// launched keeps the slack it would have had (this process's).
+	own := threadSlacks(t, os.Getpid())[0]
+	for _, s := range threadSlacks(t, agent.pid()) {
+		if s != "1000000" {
+			t.Errorf("an agent thread has timer slack %s ns, want 1000000", s)
+		}
+	}
+	for _, s := range threadSlacks(t, appPID) {
+		if s != own {
+			t.Errorf("a thread of the launched app has timer slack %s ns, want %s like the process that started the agent", s, own)
+		}
+	}
 	if _, err := rcv.WaitForSpans(timeout(t, 5*time.Second), 1); err != nil {
 		t.Errorf("the first request has no span within 5s: %v", err)
 	}
@@ -61,6 +76,25 @@ func TestLaunchModeFirstRequest(t *testing.T) {
 		t.Errorf("app pid %d still runs after the agent exited", appPID)
 	}
 	checkServerSpans(t, rcv.Spans(), append([]sent{first}, last...), wantResource{pid: appPID, exePath: bins.app})
+}
+
+// threadSlacks returns the timer slack (ns) of each thread of pid.
+func threadSlacks(t *testing.T, pid int) []string {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, task := range tasks {
+		if b, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns"); err == nil {
+			out = append(out, strings.TrimSpace(string(b)))
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no thread of pid %d shows its timer slack", pid)
+	}
+	return out
 }
 
 // dialFirst connects to addr in a tight loop until it succeeds.

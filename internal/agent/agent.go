@@ -53,7 +53,9 @@ type Agent struct {
 	clock    *probe.Clock
 
 	attached atomic.Int32
-	spans    *metrics.Counter
+	// slackOnce sets the threads' timer slack at the first attach.
+	slackOnce sync.Once
+	spans     *metrics.Counter
 
 	mu        sync.Mutex
 	resources map[uint32]*resource.Resource
@@ -144,6 +146,11 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 		a.adoptConnections(pid)
 	}
 	a.attached.Add(1) // ready from the moment the probes are in place; serve undoes it
+	a.slackOnce.Do(func() {
+		if err := setThreadSlack(threadSlack); err != nil {
+			a.log.Debug("timer slack not set", "error", OneLine(err))
+		}
+	})
 	a.log.Info("probes attached", "pid", pid, "path", path, "go", bin.GoVersion.String(),
 		"bundles", att.Bundles, "sites", att.Sites, "tracepoints", att.Tracepoints, "elapsed", time.Since(start).Round(time.Millisecond))
 	return att, nil

@@ -3,7 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,5 +53,55 @@ func TestCheckProcess(t *testing.T) {
 	}
 	if err := checkProcess(-1); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("checkProcess(-1) = %v, want ErrNoProcess", err)
+	}
+}
+
+// TestSetThreadSlack: every thread of the process gets the slack, and a
+// thread started afterwards inherits it.
+func TestSetThreadSlack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting another thread's timer slack needs CAP_SYS_NICE: run as root")
+	}
+	before, err := os.ReadFile("/proc/self/timerslack_ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 3*time.Millisecond + 7
+	if err := setThreadSlack(want); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d, _ := strconv.ParseInt(strings.TrimSpace(string(before)), 10, 64)
+		setThreadSlack(time.Duration(d))
+	})
+	// Goroutines that hold their threads make the runtime start new ones,
+	// from threads of its own.
+	release := make(chan struct{})
+	defer close(release)
+	var locked sync.WaitGroup
+	for range 4 {
+		locked.Add(1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+			locked.Done()
+			<-release
+		}()
+	}
+	locked.Wait()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+		if errors.Is(err, os.ErrNotExist) {
+			continue // exited meanwhile
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != strconv.FormatInt(want.Nanoseconds(), 10) {
+			t.Errorf("thread %s has timer slack %s ns, want %d", task.Name(), got, want.Nanoseconds())
+		}
 	}
 }
