@@ -3,11 +3,14 @@ package e2e
 import (
 	"bufio"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,14 +411,7 @@ func TestRequestTreesJaeger(t *testing.T) {
 func TestClientRetry(t *testing.T) {
 	requireBPF(t)
 	down := startFlakyDownstream(t)
-	rcv := otlptest.Start(t)
-	a := startApp(t, bins.app, "-downstream", down.url)
-	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
-	waitAttached(t, agent)
-	checkClientExitSites(t, agent, true)
-	c := call{method: "GET", target: "/calls/twice", status: 200, name: "GET /calls/twice", route: "/calls/twice"}
-	sent := sendAll(t, a.addr, []call{c})
-	agent.stop(t, 15*time.Second)
+	spans, sent := callTwice(t, "-downstream", down.url)
 	if conns, reqs := down.counts(); conns != 2 || reqs != 3 {
 		t.Fatalf("the downstream saw %d connections and %d requests, want 2 and 3: the second call was not retried", conns, reqs)
 	}
@@ -426,7 +422,24 @@ func TestClientRetry(t *testing.T) {
 		"server.port":               int64(portOf(down.url)),
 		"error.type":                absent{},
 	}}
-	checkTrees(t, rcv.Spans(), []tree{{call: c, children: []child{get, get}}}, sent)
+	checkTrees(t, spans, []tree{{call: sent[0].call, children: []child{get, get}}}, sent)
+}
+
+// callTwice runs the app with appFlags under the agent, which must end
+// successful client calls at roundTrip's success test, and sends it one
+// /calls/twice: two calls in a row to its downstream. It returns the
+// spans exported.
+func callTwice(t *testing.T, appFlags ...string) ([]otlptest.Span, []sent) {
+	t.Helper()
+	rcv := otlptest.Start(t)
+	a := startApp(t, bins.app, appFlags...)
+	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
+	waitAttached(t, agent)
+	checkClientExitSites(t, agent, true)
+	c := call{method: "GET", target: "/calls/twice", status: 200, name: "GET /calls/twice", route: "/calls/twice"}
+	sent := sendAll(t, a.addr, []call{c})
+	agent.stop(t, 15*time.Second)
+	return rcv.Spans(), sent
 }
 
 // flakyServer answers the first request on each connection and hangs up
@@ -484,4 +497,37 @@ func (f *flakyServer) counts() (conns, reqs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.conns, f.reqs
+}
+
+// TestClientHTTP2: a call over HTTP/2 (TLS, negotiated by ALPN) is a
+// client span with protocol version 2. HTTP/2's RoundTrip returns to the
+// same success test in Transport.roundTrip as HTTP/1's, whose RET the
+// agent leaves unprobed: a span that did not end there would never end.
+func TestClientHTTP2(t *testing.T) {
+	requireBPF(t)
+	var protos sync.Map
+	down := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		io.WriteString(w, "hello")
+	}))
+	down.EnableHTTP2 = true
+	down.StartTLS()
+	t.Cleanup(down.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: down.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spans, sent := callTwice(t, "-downstream", down.URL, "-downstream-ca", ca)
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		t.Fatal("the downstream saw no HTTP/2 request")
+	}
+	get := child{name: "GET", scope: clientScope, attrs: map[string]any{
+		"http.request.method":       "GET",
+		"url.full":                  down.URL + "/hello",
+		"http.response.status_code": int64(200),
+		"network.protocol.version":  "2",
+		"server.port":               int64(portOf(down.URL)),
+		"error.type":                absent{},
+	}}
+	checkTrees(t, spans, []tree{{call: sent[0].call, children: []child{get, get}}}, sent)
 }

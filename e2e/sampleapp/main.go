@@ -48,6 +48,7 @@ func main() {
 	flag.StringVar(&o.dbDriver, "db-driver", "sqlite", `database/sql driver: "sqlite" or "pgx"`)
 	flag.StringVar(&o.dbDSN, "db-dsn", "", "data source name (default: a new SQLite file in a temporary directory)")
 	flag.BoolVar(&o.tls, "tls", false, "serve HTTPS (HTTP/1.1) with a self-signed certificate")
+	flag.StringVar(&o.downstreamCA, "downstream-ca", "", "PEM file of the CA an HTTPS downstream's certificate comes from (HTTP/2 when it offers it)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "sampleapp: %v\n", err)
@@ -57,6 +58,7 @@ func main() {
 
 type options struct {
 	addr, downstream, dbDriver, dbDSN string
+	downstreamCA                      string
 	tls                               bool
 }
 
@@ -88,6 +90,18 @@ func run(o options) error {
 	}
 	if o.downstream == "" {
 		o.downstream = "http://" + ln.Addr().String()
+	}
+	if o.downstreamCA != "" {
+		pem, err := os.ReadFile(o.downstreamCA)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: no PEM certificate", o.downstreamCA)
+		}
+		// The default transport, which the calls use, tries HTTP/2 over TLS.
+		http.DefaultTransport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
 	}
 	mux := newMux()
 	newCalls(o.downstream, refused, db, o.dbDriver == "pgx", 4).register(mux)
