@@ -186,7 +186,7 @@ func (b *Binary) CallSites(f, callee Func) ([]Site, error) {
 	var sites []Site
 	err := b.decodeFunc(f, func(insts []inst) error {
 		for _, in := range insts {
-			if to, ok := target(in); ok && in.Op == x86asm.CALL && to == callee.Addr {
+			if calls(in, callee) {
 				sites = append(sites, b.site(f, in))
 			}
 		}
@@ -196,6 +196,12 @@ func (b *Binary) CallSites(f, callee Func) ([]Site, error) {
 		return nil, fmt.Errorf("finding calls to %s in %s: %w", callee.Name, f.Name, err)
 	}
 	return sites, nil
+}
+
+// calls reports whether in is a direct CALL of callee.
+func calls(in inst, callee Func) bool {
+	to, ok := target(in)
+	return ok && in.Op == x86asm.CALL && to == callee.Addr
 }
 
 // ResultTestSites lists, for each indirect CALL in f (a call of a func
@@ -402,10 +408,9 @@ type SuccessTest struct {
 func (b *Binary) SuccessTestSites(f, callee Func) (SuccessTest, error) {
 	var st SuccessTest
 	err := b.decodeFunc(f, func(insts []inst) error {
-		// test index -> the index its success edge leads to
-		tests := map[int]int{}
+		tests := map[int]testEdges{} // by the Jcc's index
 		for i, in := range insts {
-			if to, ok := target(in); !ok || in.Op != x86asm.CALL || to != callee.Addr {
+			if !calls(in, callee) {
 				continue
 			}
 			j := i + 1
@@ -422,9 +427,9 @@ func (b *Binary) SuccessTestSites(f, callee Func) (SuccessTest, error) {
 			case !ok || !found:
 				return ErrNoSuccessTest
 			case jcc.Op == x86asm.JE: // taken when nil
-				tests[j+1] = k
+				tests[j+1] = testEdges{success: k, failure: j + 2}
 			case jcc.Op == x86asm.JNE: // falls through when nil
-				tests[j+1] = j + 2
+				tests[j+1] = testEdges{success: j + 2, failure: k}
 			default:
 				return ErrNoSuccessTest
 			}
@@ -432,24 +437,15 @@ func (b *Binary) SuccessTestSites(f, callee Func) (SuccessTest, error) {
 		if len(tests) == 0 {
 			return ErrNoSuccessTest
 		}
-		// failEdge is where a test leads when the error is not nil.
-		failEdge := func(i int) int {
-			if tests[i] == i+1 {
-				to, _ := target(insts[i])
-				k, _ := indexOf(insts, to)
-				return k
-			}
-			return i + 1
-		}
-		other, err := retsFrom(insts, []int{0}, failEdge, tests)
+		other, err := retsFrom(insts, []int{0}, tests)
 		if err != nil {
 			return err
 		}
 		var starts []int
-		for _, k := range tests {
-			starts = append(starts, k)
+		for _, e := range tests {
+			starts = append(starts, e.success)
 		}
-		success, err := retsFrom(insts, starts, failEdge, tests)
+		success, err := retsFrom(insts, starts, tests)
 		if err != nil {
 			return err
 		}
@@ -481,10 +477,13 @@ func (b *Binary) SuccessTestSites(f, callee Func) (SuccessTest, error) {
 	return st, nil
 }
 
+// testEdges are the instructions a success test leads to, by index.
+type testEdges struct{ success, failure int }
+
 // retsFrom returns the indexes of the RETs reachable from starts. At a
-// test (a key of tests) only its failure edge is followed: passing it
-// again is a new attempt, which that test judges.
-func retsFrom(insts []inst, starts []int, failEdge func(int) int, tests map[int]int) (map[int]bool, error) {
+// test only its failure edge is followed: passing it again is a new
+// attempt, which that test judges.
+func retsFrom(insts []inst, starts []int, tests map[int]testEdges) (map[int]bool, error) {
 	rets := map[int]bool{}
 	seen := make([]bool, len(insts))
 	todo := starts
@@ -496,8 +495,8 @@ func retsFrom(insts []inst, starts []int, failEdge func(int) int, tests map[int]
 		}
 		seen[i] = true
 		in := insts[i]
-		if _, ok := tests[i]; ok {
-			todo = append(todo, failEdge(i))
+		if e, ok := tests[i]; ok {
+			todo = append(todo, e.failure)
 			continue
 		}
 		switch {
