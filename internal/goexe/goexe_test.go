@@ -487,9 +487,20 @@ func TestPclntabMatchesGosym(t *testing.T) {
 	}
 }
 
-// objdumpAddrs lists the addresses of the instructions `go tool objdump`
-// shows in fn whose text (Go assembler syntax) matches inst, a regexp.
-func objdumpAddrs(t *testing.T, goCmd *exec.Cmd, path, fn, inst string) []uint64 {
+// objdumpInst is one instruction of a function as `go tool objdump` lists
+// it: source position, address, and text in Go assembler syntax.
+type objdumpInst struct {
+	file     string
+	line     int
+	addr     uint64
+	op, args string
+}
+
+var objdumpLine = regexp.MustCompile(`(?m)^\s+(\S+):(\d+)\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)[ \t]*([^\t\n]*)`)
+
+// objdump lists fn's instructions in the binary at path, as goCmd's
+// `go tool objdump` shows them, and its whole output for messages.
+func objdump(t *testing.T, goCmd *exec.Cmd, path, fn string) ([]objdumpInst, string) {
 	t.Helper()
 	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(fn)+"$", path)
 	out, err := goCmd.CombinedOutput()
@@ -499,16 +510,43 @@ func objdumpAddrs(t *testing.T, goCmd *exec.Cmd, path, fn, inst string) []uint64
 	if !strings.Contains(string(out), "TEXT "+fn+"(SB)") {
 		t.Fatalf("go tool objdump printed no %s:\n%s", fn, out)
 	}
-	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+` + inst)
-	var addrs []uint64
-	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
-		a, err := strconv.ParseUint(m[1], 16, 64)
+	var insts []objdumpInst
+	for _, m := range objdumpLine.FindAllStringSubmatch(string(out), -1) {
+		addr, err := strconv.ParseUint(m[3], 16, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		addrs = append(addrs, a)
+		line, _ := strconv.Atoi(m[2])
+		insts = append(insts, objdumpInst{file: m[1], line: line, addr: addr, op: m[4], args: strings.TrimSpace(m[5])})
+	}
+	return insts, string(out)
+}
+
+// objdumpAddrs lists the addresses of the instructions `go tool objdump`
+// shows in fn whose text (Go assembler syntax) matches inst, a regexp.
+func objdumpAddrs(t *testing.T, goCmd *exec.Cmd, path, fn, inst string) []uint64 {
+	t.Helper()
+	re := regexp.MustCompile("^" + inst)
+	insts, _ := objdump(t, goCmd, path, fn)
+	var addrs []uint64
+	for _, in := range insts {
+		if re.MatchString(in.op + " " + in.args) {
+			addrs = append(addrs, in.addr)
+		}
 	}
 	return addrs
+}
+
+// requireEmulated fails the test for each of sites, found in b, that the
+// kernel would single-step, and returns them.
+func requireEmulated(t *testing.T, b *Binary, what string, sites []Site) []Site {
+	t.Helper()
+	for _, s := range sites {
+		if !s.Emulated {
+			t.Errorf("%s: %s %+v is not emulated", b.Path, what, s)
+		}
+	}
+	return sites
 }
 
 func TestRetSites(t *testing.T) {
@@ -820,12 +858,7 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range sites {
-			if !s.Emulated {
-				t.Errorf("%s: call site %+v is not emulated", b.Path, s)
-			}
-		}
-		return sites
+		return requireEmulated(t, b, "call site", sites)
 	})
 }
 
@@ -834,27 +867,17 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 // tested in the loop, the last one returned untested.
 func TestResultTestSites(t *testing.T) {
 	paths := []string{buildFixture(t, "plain"), buildFixture(t, "stripped")}
-	cmd := exec.Command("go", "tool", "objdump", "-s", `^main\.retry$`, paths[0])
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool objdump: %v\n%s", err, out)
-	}
-	line := regexp.MustCompile(`(?m)^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s*(\S*)`)
+	insts, out := objdump(t, exec.Command("go"), paths[0], "main.retry")
 	var want []uint64
 	afterCall := false
-	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
-		op, arg := m[2], m[3]
+	for _, in := range insts {
 		switch {
-		case op == "CALL":
-			afterCall = !strings.Contains(arg, "(SB)") // a register: a func value
-		case afterCall && strings.HasPrefix(op, "J") && op != "JMP":
-			a, err := strconv.ParseUint(m[1], 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, a)
+		case in.op == "CALL":
+			afterCall = !strings.Contains(in.args, "(SB)") // a register: a func value
+		case afterCall && strings.HasPrefix(in.op, "J") && in.op != "JMP":
+			want = append(want, in.addr)
 			afterCall = false
-		case op == "JMP" || op == "RET":
+		case in.op == "JMP" || in.op == "RET":
 			afterCall = false
 		}
 	}
@@ -866,12 +889,7 @@ func TestResultTestSites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range sites {
-			if !s.Emulated {
-				t.Errorf("%s: result test %+v is not emulated", b.Path, s)
-			}
-		}
-		return sites
+		return requireEmulated(t, b, "result test", sites)
 	})
 }
 
@@ -893,32 +911,22 @@ func TestSuccessTestSites(t *testing.T) {
 func checkSuccessTest(t *testing.T, goCmd *exec.Cmd, goroot string, paths ...string) {
 	t.Helper()
 	const fn, callee = "net/http.(*Transport).roundTrip", "net/http.(*persistConn).roundTrip"
-	goCmd.Args = append(goCmd.Args, "tool", "objdump", "-s", "^"+regexp.QuoteMeta(fn)+"$", paths[0])
-	out, err := goCmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool objdump: %v\n%s", err, out)
-	}
+	insts, out := objdump(t, goCmd, paths[0], fn)
 	src := map[string][]string{}
-	line := regexp.MustCompile(`(?m)^\s+(\S+):(\d+)\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)[ \t]*([^\t\n]*)`)
 	var tests, skipped, others []uint64
 	afterCall, tested := false, false
-	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
-		addr, err := strconv.ParseUint(m[3], 16, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		op, args := m[4], strings.TrimSpace(m[5])
+	for _, in := range insts {
 		switch {
-		case op == "CALL":
-			afterCall, tested = args == callee+"(SB)", false
-		case afterCall && op == "NOPW" || afterCall && op == "NOPL":
-		case afterCall && op == "TESTQ" && args == "BX, BX":
+		case in.op == "CALL":
+			afterCall, tested = in.args == callee+"(SB)", false
+		case afterCall && in.op == "NOPW" || afterCall && in.op == "NOPL":
+		case afterCall && in.op == "TESTQ" && in.args == "BX, BX":
 			tested = true
-		case afterCall && tested && strings.HasPrefix(op, "J"):
-			tests = append(tests, addr)
+		case afterCall && tested && strings.HasPrefix(in.op, "J"):
+			tests = append(tests, in.addr)
 			afterCall = false
-		case op == "RET":
-			file := filepath.Join(goroot, "src", "net", "http", m[1])
+		case in.op == "RET":
+			file := filepath.Join(goroot, "src", "net", "http", in.file)
 			if src[file] == nil {
 				b, err := os.ReadFile(file)
 				if err != nil {
@@ -926,11 +934,10 @@ func checkSuccessTest(t *testing.T, goCmd *exec.Cmd, goroot string, paths ...str
 				}
 				src[file] = strings.Split(string(b), "\n")
 			}
-			n, _ := strconv.Atoi(m[2])
-			if n >= 1 && n <= len(src[file]) && strings.TrimSpace(src[file][n-1]) == "return resp, nil" {
-				skipped = append(skipped, addr)
+			if n := in.line; n >= 1 && n <= len(src[file]) && strings.TrimSpace(src[file][n-1]) == "return resp, nil" {
+				skipped = append(skipped, in.addr)
 			} else {
-				others = append(others, addr)
+				others = append(others, in.addr)
 			}
 			afterCall = false
 		default:
@@ -948,13 +955,7 @@ func checkSuccessTest(t *testing.T, goCmd *exec.Cmd, goroot string, paths ...str
 		return st
 	}
 	compareSites(t, "SuccessTestSites.Tests", tests, paths, func(b *Binary) []Site {
-		st := get(b)
-		for _, s := range st.Tests {
-			if !s.Emulated {
-				t.Errorf("%s: success test %+v is not emulated", b.Path, s)
-			}
-		}
-		return st.Tests
+		return requireEmulated(t, b, "success test", get(b).Tests)
 	})
 	compareSites(t, "SuccessTestSites.Skipped", skipped, paths, func(b *Binary) []Site { return get(b).Skipped })
 	compareSites(t, "SuccessTestSites.Others", others, paths, func(b *Binary) []Site { return get(b).Others })
