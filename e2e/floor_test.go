@@ -85,13 +85,16 @@ func attachNoop(b *testing.B, pid int, sites probeSites) (detach func()) {
 	}
 	var links []link.Link
 	var progs []*ebpf.Program
-	for _, stepped := range []bool{false, true} {
-		offs := slices.DeleteFunc(slices.Clone(sites.offs), func(off uint64) bool { return sites.stepped[off] != stepped })
+	for _, kind := range []struct {
+		name    string
+		stepped bool
+	}{{noopEmulated, false}, {noopStepped, true}} {
+		offs := slices.DeleteFunc(slices.Clone(sites.offs), func(off uint64) bool { return sites.stepped[off] != kind.stepped })
 		if len(offs) == 0 {
 			continue
 		}
 		spec := &ebpf.ProgramSpec{
-			Name:         map[bool]string{false: noopEmulated, true: noopStepped}[stepped],
+			Name:         kind.name,
 			Type:         ebpf.Kprobe,
 			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 			License:      "GPL",
