@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -122,12 +123,16 @@ type benchRow struct {
 	round int
 	mode  string // baseline | noop-probes (floor_test.go) | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
 	wrkResult
-	spans      int                // spans the receiver got
-	records    int                // spanprobe_ringbuf_records_read_total: spans built
-	cpuRecords int                // of those, the ones read while cpu was measured
-	dropped    float64            // spanprobe_spans_dropped_total
-	drops      map[string]float64 // the same by reason, non-zero only
-	uprobeHits int64              // run_cnt delta of the agent's uprobe_ programs; -1 unknown
+	spans      int // spans the receiver got
+	records    int // spanprobe_ringbuf_records_read_total: spans built
+	cpuRecords int // of those, the ones read while cpu was measured
+	// firstCPU and firstRecords are the agent's CPU and records read in the
+	// load's first second (warmup), which cpu and cpuRecords leave out.
+	firstCPU     time.Duration
+	firstRecords int
+	dropped      float64            // spanprobe_spans_dropped_total
+	drops        map[string]float64 // the same by reason, non-zero only
+	uprobeHits   int64              // run_cnt delta of the agent's uprobe_ programs; -1 unknown
 	// steppedHits are the hits on single-stepped sites (noop-probes, whose
 	// sites are the agent's); -1 unknown.
 	steppedHits int64
@@ -203,13 +208,27 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 
 	// The agent's CPU per span is taken over the load alone, not the drain
 	// below, where an idle agent waits out the last batch's delay: a
-	// fixed cost that would weigh on a short run's figure.
-	read0 := scrape(b, health).sum("spanprobe_ringbuf_records_read_total", "")
-	cpu0, self0 := procCPU(b, agent.pid()), procCPU(b, os.Getpid())
+	// fixed cost that would weigh on a short run's figure. The first
+	// second of load is kept apart: an agent just attached fills its span
+	// pool, buffers and heap then, which cost it 10-50% more per span than
+	// the rest of a 5 s run, a one-off that a short run would spread
+	// over every span.
+	at0 := agentUsage(b, agent.pid(), health)
+	self0 := procCPU(b, os.Getpid())
 	rss := sampleRSS(b, agent.pid())
+	first := make(chan usageOrErr, 1)
+	go func() {
+		time.Sleep(min(warmup, d/2)) // a smoke run's load may be shorter
+		u, err := readAgentUsage(agent.pid(), health)
+		first <- usageOrErr{u, err}
+	}()
 	res := runWrk(b, wrk, url, pid, d)
-	cpu := procCPU(b, agent.pid()) - cpu0
-	cpuRecords := int(scrape(b, health).sum("spanprobe_ringbuf_records_read_total", "") - read0)
+	at2 := agentUsage(b, agent.pid(), health)
+	f := <-first
+	if f.err != nil {
+		b.Fatalf("the agent's usage after the load's first second: %v", f.err)
+	}
+	at1 := f.agentUsageSample
 	steady, _ := rssStats(rss.stop())
 	// Let the export pipeline drain: the span count stops moving.
 	last, still := int64(-1), 0
@@ -232,8 +251,9 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 		hits, bpfTime = probeCost(ours, after)
 	}
 	return benchRow{
-		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: cpuRecords,
-		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: cpu, rcvCPU: rcvCPU, maxRSS: hwm, steadyRSS: steady,
+		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: at2.records - at1.records,
+		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: at2.cpu - at1.cpu,
+		firstCPU: at1.cpu - at0.cpu, firstRecords: at1.records - at0.records, rcvCPU: rcvCPU, maxRSS: hwm, steadyRSS: steady,
 	}
 }
 
@@ -334,12 +354,60 @@ func uprobeRunCounts(b *testing.B) map[int]progStats {
 	return m
 }
 
+// warmup is the part of the load the agent's steady CPU per span leaves out.
+const warmup = time.Second
+
+// agentUsageSample is the agent's CPU so far and the records it has read.
+type agentUsageSample struct {
+	cpu     time.Duration
+	records int
+}
+
+type usageOrErr struct {
+	agentUsageSample
+	err error
+}
+
+// readAgentUsage samples the agent of pid through its health endpoint; it
+// may run off the benchmark's goroutine.
+func readAgentUsage(pid int, health string) (agentUsageSample, error) {
+	cpu, err := readProcCPU(pid)
+	if err != nil {
+		return agentUsageSample{}, err
+	}
+	code, body, err := httpGet("http://" + health + "/metrics")
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("GET /metrics: status %d", code)
+	}
+	if err != nil {
+		return agentUsageSample{}, err
+	}
+	return agentUsageSample{cpu, int(parseMetrics(body).sum("spanprobe_ringbuf_records_read_total", ""))}, nil
+}
+
+func agentUsage(b testing.TB, pid int, health string) agentUsageSample {
+	b.Helper()
+	u, err := readAgentUsage(pid, health)
+	if err != nil {
+		b.Fatalf("the agent's usage: %v", err)
+	}
+	return u
+}
+
 // procCPU returns utime+stime of pid from /proc/PID/stat.
 func procCPU(b testing.TB, pid int) time.Duration {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := readProcCPU(pid)
 	if err != nil {
 		b.Fatal(err)
+	}
+	return d
+}
+
+func readProcCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
 	}
 	s := string(data)
 	// Fields after the parenthesised comm; utime and stime are fields 14 and 15.
@@ -347,7 +415,7 @@ func procCPU(b testing.TB, pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / clkTck
+	return time.Duration(ut+st) * time.Second / clkTck, nil
 }
 
 // procHWM returns the peak resident set size of pid.
@@ -391,9 +459,12 @@ type modeSummary struct {
 	// SteppedHitsPerRequest: of those, on sites the kernel single-steps
 	// (noop-probes only; -1 when not measured).
 	SteppedHitsPerRequest float64 `json:"single_stepped_hits_per_request,omitempty"`
-	AgentCPUPerSpanUS     float64 `json:"agent_cpu_us_per_span,omitempty"`
-	AgentMaxRSSMiB        float64 `json:"agent_max_rss_mib,omitempty"`
-	AgentSteadyRSSMiB     float64 `json:"agent_steady_rss_mib,omitempty"` // the highest of the rounds
+	// AgentCPUPerSpanUS leaves out the load's first second after attach;
+	// AgentCPUPerSpanAllUS counts it too.
+	AgentCPUPerSpanUS    float64 `json:"agent_cpu_us_per_span,omitempty"`
+	AgentCPUPerSpanAllUS float64 `json:"agent_cpu_us_per_span_with_warmup,omitempty"`
+	AgentMaxRSSMiB       float64 `json:"agent_max_rss_mib,omitempty"`
+	AgentSteadyRSSMiB    float64 `json:"agent_steady_rss_mib,omitempty"` // the highest of the rounds
 }
 
 // benchSummary is the machine-readable result, keyed by mode.
@@ -404,8 +475,8 @@ func summarize(rows []benchRow) benchSummary {
 	n := map[string]int{}
 	hits := map[string]int64{}
 	stepped := int64(0) // of the floor's hits; -1 unknown
-	records := map[string]int{}
-	cpu := map[string]time.Duration{}
+	records, allRecords := map[string]int{}, map[string]int{}
+	cpu, allCPU := map[string]time.Duration{}, map[string]time.Duration{}
 	appCPU := map[string]time.Duration{}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	for _, r := range rows {
@@ -440,6 +511,8 @@ func summarize(rows []benchRow) benchSummary {
 		m.Dropped += r.dropped
 		records[r.mode] += r.cpuRecords
 		cpu[r.mode] += r.cpu
+		allRecords[r.mode] += r.cpuRecords + r.firstRecords
+		allCPU[r.mode] += r.cpu + r.firstCPU
 		m.AgentMaxRSSMiB = max(m.AgentMaxRSSMiB, float64(r.maxRSS)/(1<<20))
 		m.AgentSteadyRSSMiB = max(m.AgentSteadyRSSMiB, float64(r.steadyRSS)/(1<<20))
 	}
@@ -467,6 +540,9 @@ func summarize(rows []benchRow) benchSummary {
 		if records[mode] > 0 {
 			m.AgentCPUPerSpanUS = float64(cpu[mode]) / float64(time.Microsecond) / float64(records[mode])
 		}
+		if allRecords[mode] > 0 {
+			m.AgentCPUPerSpanAllUS = float64(allCPU[mode]) / float64(time.Microsecond) / float64(allRecords[mode])
+		}
 	}
 	// Ratios only once every mode is averaged: map order would otherwise
 	// divide by the baseline's sum over rounds.
@@ -491,10 +567,10 @@ func perHitCost(base, m *modeSummary) float64 {
 
 func printBench(rows []benchRow, s benchSummary) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
+	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\t(1st s)\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
 	for _, r := range rows {
 		if r.mode == "baseline" {
-			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
 			continue
 		}
 		hits, perHit := "n/a", "n/a"
@@ -505,18 +581,21 @@ func printBench(rows []benchRow, s benchSummary) {
 			perHit = (r.bpfTime / time.Duration(r.uprobeHits)).String()
 		}
 		if r.mode == modeFloor {
-			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t%s\t%s\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq(), hits, perHit)
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t%s\t%s\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq(), hits, perHit)
 			continue
 		}
-		perSpan, rcvPerSpan := "n/a", "-"
+		perSpan, firstPerSpan, rcvPerSpan := "n/a", "n/a", "-"
 		if r.cpuRecords > 0 {
 			perSpan = (r.cpu / time.Duration(r.cpuRecords)).Round(10 * time.Nanosecond).String()
+		}
+		if r.firstRecords > 0 {
+			firstPerSpan = (r.firstCPU / time.Duration(r.firstRecords)).Round(10 * time.Nanosecond).String()
 		}
 		if r.spans > 0 {
 			rcvPerSpan = (r.rcvCPU / time.Duration(r.spans)).Round(10 * time.Nanosecond).String()
 		}
-		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
-			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, mib(r.steadyRSS), mib(r.maxRSS), rcvPerSpan)
+		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
+			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, firstPerSpan, mib(r.steadyRSS), mib(r.maxRSS), rcvPerSpan)
 	}
 	w.Flush()
 	for _, r := range rows {
@@ -539,8 +618,8 @@ func printBench(rows []benchRow, s benchSummary) {
 	}
 	for _, mode := range []string{"agent", "agent-noexport"} {
 		if m := s[mode]; m != nil && base != nil {
-			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms; agent CPU %.4fs per 1,000 spans, RSS steady %.1f MiB\n",
-				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS, m.AgentCPUPerSpanUS/1000, m.AgentSteadyRSSMiB)
+			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms; agent CPU %.4fs per 1,000 spans (%.4fs counting the first second after attach), RSS steady %.1f MiB\n",
+				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS, m.AgentCPUPerSpanUS/1000, m.AgentCPUPerSpanAllUS/1000, m.AgentSteadyRSSMiB)
 		}
 	}
 	j, _ := json.Marshal(s)
