@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -11,58 +12,71 @@ import (
 
 // BenchmarkUnloadedLatency measures the latency the agent adds to one
 // request at a time (no concurrency, one keep-alive connection), per route.
-// Each round sends 150 sequential requests in each of three modes: the
-// agent attached (exporting over OTLP to a receiver that counts), no-op
-// programs on the agent's probe sites (the floor: what the traps and the
-// tracepoint dispatch cost whatever the programs do), and neither. 24
-// rounds, the modes' order turning each round, so that the drift of a
-// shared machine falls on every side. What a mode adds is the median over
-// rounds of its median minus that round's median without probes, in
-// microseconds.
+// Each round sends 150 sequential requests in each of five modes: the agent
+// attached (exporting over OTLP to a receiver that counts); no-op programs
+// on the agent's probe sites (the floor: what the traps and the tracepoint
+// dispatch cost whatever the programs do); the floor's uprobes alone and its
+// tracepoints alone, which split it; and no probes. 24 rounds, the modes'
+// order turning each round, so that the drift of a shared machine falls on
+// every side. What a mode adds is the median over rounds of its median minus
+// that round's median without probes, in microseconds.
 func BenchmarkUnloadedLatency(b *testing.B) {
 	requireBPF(b)
 	const rounds, n = 24, 150
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	sites := agentSites(b, a.pid())
+	uprobesOnly, tracepointsOnly := sites, sites
+	uprobesOnly.tracepoints, tracepointsOnly.offs = nil, nil
 	for _, route := range benchRoutes {
 		b.Run(route[1:], func(b *testing.B) {
 			url := "http://" + a.addr + route
 			sequential(b, url, 200) // warm-up
-			modes := []func() time.Duration{
-				func() time.Duration { // the agent
+			run := func() time.Duration {
+				sequential(b, url, 50)
+				return median(sequential(b, url, n))
+			}
+			floor := func(s probeSites) func() time.Duration {
+				return func() time.Duration {
+					defer attachNoop(b, a.pid(), s)()
+					return run()
+				}
+			}
+			modes := []struct {
+				metric, what string
+				run          func() time.Duration
+			}{
+				{"added_p50_us", "the agent", func() time.Duration {
 					rcv := startSpanCounter(b)
 					defer rcv.stop()
 					agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
 					defer agent.stop(b, 15*time.Second)
 					waitAttached(b, agent)
-					sequential(b, url, 50)
-					return median(sequential(b, url, n))
-				},
-				func() time.Duration { // the floor
-					defer attachNoop(b, a.pid(), sites)()
-					sequential(b, url, 50)
-					return median(sequential(b, url, n))
-				},
-				func() time.Duration { // no probes
-					sequential(b, url, 50)
-					return median(sequential(b, url, n))
-				},
+					return run()
+				}},
+				{"noop_floor_added_p50_us", "the no-op floor", floor(sites)},
+				{"noop_uprobes_added_p50_us", "its uprobes alone", floor(uprobesOnly)},
+				{"noop_tracepoints_added_p50_us", "its tracepoints alone", floor(tracepointsOnly)},
+				{"", "", run}, // no probes: the last
 			}
-			var added, floorAdded, without []time.Duration
+			none := len(modes) - 1
+			added, without := make([][]time.Duration, none), []time.Duration{}
 			for r := range rounds {
-				var med [3]time.Duration
+				med := make([]time.Duration, len(modes))
 				for i := range modes {
 					m := (i + r) % len(modes)
-					med[m] = modes[m]()
+					med[m] = modes[m].run()
 				}
-				added = append(added, med[0]-med[2])
-				floorAdded = append(floorAdded, med[1]-med[2])
-				without = append(without, med[2])
+				for m := range none {
+					added[m] = append(added[m], med[m]-med[none])
+				}
+				without = append(without, med[none])
 			}
-			b.Logf("%s unloaded p50: %v without probes; added %v by the agent, %v by the no-op floor (medians of %d rounds of %d requests per mode)",
-				route, median(without), median(added), median(floorAdded), rounds, n)
-			b.ReportMetric(float64(median(added))/float64(time.Microsecond), "added_p50_us")
-			b.ReportMetric(float64(median(floorAdded))/float64(time.Microsecond), "noop_floor_added_p50_us")
+			msg := fmt.Sprintf("%s unloaded p50: %v without probes; added", route, median(without))
+			for m, mode := range modes[:none] {
+				msg += fmt.Sprintf(" %v by %s,", median(added[m]), mode.what)
+				b.ReportMetric(float64(median(added[m]))/float64(time.Microsecond), mode.metric)
+			}
+			b.Logf("%s (medians of %d rounds of %d requests per mode)", msg[:len(msg)-1], rounds, n)
 		})
 	}
 }
