@@ -154,6 +154,14 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		}
 		cfg.agent.FuncArgs = b
 	}
+	nopSites := true
+	if n, v, ok := env("SPANPROBE_NOP_SITES"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+		}
+		nopSites = b
+	}
 	if n, v, ok := env("SPANPROBE_SCAN_INTERVAL"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -180,6 +188,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	fs.StringVar(&cfg.agent.Propagation, "propagation", cfg.agent.Propagation, "outgoing traceparent: `auto` (sk_msg when the kernel allows it), sk_msg (required) or off")
 	fs.Var(&funcPatterns{list: &cfg.agent.Funcs, fromEnv: len(cfg.agent.Funcs) > 0}, "func", "give every call of the function `SYMBOL` a span (repeatable; globs such as 'main.*', at most 64 functions)")
 	fs.BoolVar(&cfg.agent.FuncArgs, "func-args", cfg.agent.FuncArgs, "add the arguments of --func functions to their spans (needs DWARF; they may hold personal data)")
+	fs.BoolVar(&nopSites, "nop-sites", nopSites, "probe the 5-byte NOP padding just before a site instead, where the kernel makes such probes a call rather than a trap (x86-64 Linux 6.18+)")
 	fs.DurationVar(&cfg.agent.ScanInterval, "scan-interval", cfg.agent.ScanInterval, "how often --exe looks for new processes")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -189,6 +198,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		return cfg, nil
 	}
 	cfg.agent.RawQueryText = cfg.queryText == "raw"
+	cfg.agent.NoNopSites = !nopSites
 	switch cfg.agent.Propagation {
 	case "":
 		cfg.agent.Propagation = agent.PropagationAuto

@@ -22,6 +22,7 @@
 //	--propagation   SPANPROBE_PROPAGATION                            auto: outgoing HTTP/1 requests get a traceparent (sk_msg); sk_msg requires it; off
 //	--func          SPANPROBE_FUNCS (comma-separated)                (none) a span for every call of these functions; repeatable
 //	--func-args     SPANPROBE_FUNC_ARGS                              false: add the --func functions' arguments to their spans
+//	--nop-sites     SPANPROBE_NOP_SITES                              true: probe a 5-byte NOP just before a site where the kernel makes that a call, not a trap (Linux 6.18+)
 //
 // --func takes symbols as go tool nm prints them (main.prepareAnswer,
 // main.(*Store).Get, main.Sum[...] for every instance of a generic

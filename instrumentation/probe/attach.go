@@ -45,6 +45,11 @@ type Options struct {
 	PID int
 	// Exits says which exit sites may be used (ExitMode).
 	Exits ExitMode
+	// NoNopSites keeps every probe on its own instruction. By default a
+	// site that a 5-byte NOP precedes on every path (goexe.Nop5Before) is
+	// probed on the NOP instead, where the kernel turns a probe there into
+	// a call rather than a trap (Nop5Calls).
+	NoNopSites bool
 	// RawQueryText, Funcs and FuncArgs: see Env.
 	RawQueryText bool
 	Funcs        []string
@@ -369,7 +374,16 @@ func (a *Attachment) resolve(p *Probe, opts Options) ([]resolved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
 	}
-	one := func(sites ...goexe.Site) []resolved { return []resolved{{p, sites}} }
+	one := func(sites ...goexe.Site) []resolved {
+		if !opts.NoNopSites && Nop5Calls() {
+			for i, s := range sites {
+				if n, ok := a.Binary.Nop5Before(f, s); ok {
+					sites[i] = n
+				}
+			}
+		}
+		return []resolved{{p, sites}}
+	}
 	switch p.At {
 	case AtCalls, AtResultTests, AtSuccessTests:
 		// A call that a release no longer makes (or makes to another

@@ -39,6 +39,8 @@ type Config struct {
 	// Funcs are --func patterns; FuncArgs captures their arguments.
 	Funcs    []string
 	FuncArgs bool
+	// NoNopSites keeps every probe on its own instruction (probe.Options).
+	NoNopSites bool
 	// ScanInterval is how often --exe looks for new processes.
 	ScanInterval time.Duration
 }
@@ -120,7 +122,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	opts := probe.Options{
 		PID: pid, Exits: a.cfg.Exits, RawQueryText: a.cfg.RawQueryText,
-		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, Logger: a.log, Metrics: a.reg,
+		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, NoNopSites: a.cfg.NoNopSites, Logger: a.log, Metrics: a.reg,
 	}
 	if a.injector != nil {
 		// The client bundle files requests in the injector's maps.

@@ -849,7 +849,13 @@ func TestCallSites(t *testing.T) {
 // calls `go tool objdump` shows in the first, and wants at least one.
 func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths ...string) {
 	t.Helper()
-	want := objdumpAddrs(t, goCmd, paths[0], caller, `CALL `+regexp.QuoteMeta(callee)+`\(SB\)`)
+	insts, _ := objdump(t, goCmd, paths[0], caller)
+	var want []uint64
+	for _, in := range insts {
+		if in.op == "CALL" && in.args == callee+"(SB)" {
+			want = append(want, in.addr)
+		}
+	}
 	if len(want) == 0 {
 		t.Fatalf("objdump shows no CALL %s in %s", callee, caller)
 	}
@@ -859,6 +865,34 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 			t.Fatal(err)
 		}
 		return requireEmulated(t, b, "call site", sites)
+	})
+	// The 5-byte NOP in the padding right before a call, as objdump shows it.
+	var wantNops []uint64
+	for i, in := range insts {
+		if !slices.Contains(want, in.addr) {
+			continue
+		}
+		for j := i - 1; j >= 0 && strings.HasPrefix(insts[j].op, "NOP"); j-- {
+			if insts[j].op == "NOPL" && insts[j].args == "0(AX)(AX*1)" && insts[j+1].addr-insts[j].addr == 5 {
+				wantNops = append(wantNops, insts[j].addr)
+				break
+			}
+		}
+	}
+	t.Logf("%s: 5-byte NOPs before the calls of %s: %#x", caller, callee, wantNops)
+	compareSites(t, fmt.Sprintf("Nop5Before(CallSites(%s, %s))", caller, callee), wantNops, paths, func(b *Binary) []Site {
+		f := mustFunc(t, b, caller)
+		sites, err := b.CallSites(f, mustFunc(t, b, callee))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nops []Site
+		for _, s := range sites {
+			if n, ok := b.Nop5Before(f, s); ok {
+				nops = append(nops, n)
+			}
+		}
+		return nops
 	})
 }
 
@@ -1201,6 +1235,49 @@ func TestFuncs(t *testing.T) {
 				if !names[n] {
 					t.Errorf("Funcs did not list %s (got %v)", n, names)
 				}
+			}
+		})
+	}
+}
+
+// TestNop5Before checks which 5-byte NOP stands in for the instruction at
+// the end of hand-assembled code (a CALL rel32 at the last 5 bytes).
+func TestNop5Before(t *testing.T) {
+	var (
+		nopl  = []byte{0x0f, 0x1f, 0x44, 0x00, 0x00}
+		nop1  = []byte{0x90}
+		nopw6 = []byte{0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00}
+		mov   = []byte{0x48, 0x89, 0xd0} // MOVQ DX, AX
+		call  = []byte{0xe8, 0x00, 0x00, 0x00, 0x00}
+		jmpAX = []byte{0xff, 0xe0}
+	)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tt := range []struct {
+		name string
+		code []byte
+		want int // index of the NOP, -1 none
+	}{
+		{"nop5 just before", cat(mov, nopl, call), 1},
+		{"nop5 then a 1-byte NOP", cat(mov, nopl, nop1, call), 1},
+		{"no NOP", cat(mov, call), -1},
+		{"a 6-byte NOP only", cat(mov, nopw6, call), -1},
+		{"an instruction between", cat(nopl, mov, call), -1},
+		// JMP rel8 over the NOP to the CALL: that path would miss it.
+		{"a branch lands on the call", cat([]byte{0xeb, 0x05}, nopl, call), -1},
+		{"a branch lands on the NOP", cat([]byte{0xeb, 0x00}, nopl, call), 1},
+		{"a jump through a register", cat(jmpAX, nopl, call), -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			insts, err := decode(tt.code, 0x1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := nop5Before(insts, insts[len(insts)-1].addr)
+			if !ok {
+				got = -1
+			}
+			if got != tt.want {
+				t.Errorf("nop5Before = %d, want %d", got, tt.want)
 			}
 		})
 	}
