@@ -84,9 +84,12 @@ func lineageSites(t *testing.T, path string) (call, nop goexe.Site) {
 	if err != nil || len(sites) != 1 {
 		t.Fatalf("CallSites(newproc.func1, runqput) = %v, %v; want one", sites, err)
 	}
-	nop, ok := b.Nop5Before(f, sites[0])
-	if !ok {
+	moved, err := b.Nop5Sites(f, sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved[0] == sites[0] {
 		t.Fatalf("%s (%s) has no 5-byte NOP before newproc's CALL runqput: the test needs a release that has one", path, b.GoVersion)
 	}
-	return sites[0], nop
+	return sites[0], moved[0]
 }

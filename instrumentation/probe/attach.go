@@ -46,7 +46,7 @@ type Options struct {
 	// Exits says which exit sites may be used (ExitMode).
 	Exits ExitMode
 	// NoNopSites keeps every probe on its own instruction. By default a
-	// site that a 5-byte NOP precedes on every path (goexe.Nop5Before) is
+	// site that a 5-byte NOP precedes on every path (goexe.Nop5Sites) is
 	// probed on the NOP instead, where the kernel turns a probe there into
 	// a call rather than a trap (Nop5Calls).
 	NoNopSites bool
@@ -299,6 +299,11 @@ func (a *Attachment) attachBundle(ex *link.Executable, b *Bundle, plan *Plan, re
 		}
 		for _, g := range groups {
 			p := g.probe
+			if !opts.NoNopSites && Nop5Calls() {
+				if g.sites, err = a.Binary.Nop5Sites(g.fn, g.sites); err != nil {
+					return nil, links, 0, 0, err
+				}
+			}
 			prog := coll.Programs[p.Program]
 			if prog == nil {
 				return nil, links, 0, 0, fmt.Errorf("program %s not in BPF spec", p.Program)
@@ -339,9 +344,10 @@ type siteKey struct {
 	offset  uint64
 }
 
-// resolved is a program and the sites it goes on.
+// resolved is a program and the sites it goes on, in fn.
 type resolved struct {
 	probe *Probe
+	fn    goexe.Func
 	sites []goexe.Site
 }
 
@@ -374,16 +380,7 @@ func (a *Attachment) resolve(p *Probe, opts Options) ([]resolved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding %s: %w", p.Symbol, err)
 	}
-	one := func(sites ...goexe.Site) []resolved {
-		if !opts.NoNopSites && Nop5Calls() {
-			for i, s := range sites {
-				if n, ok := a.Binary.Nop5Before(f, s); ok {
-					sites[i] = n
-				}
-			}
-		}
-		return []resolved{{p, sites}}
-	}
+	one := func(sites ...goexe.Site) []resolved { return []resolved{{p, f, sites}} }
 	switch p.At {
 	case AtCalls, AtResultTests, AtSuccessTests:
 		// A call that a release no longer makes (or makes to another
@@ -407,7 +404,7 @@ func (a *Attachment) resolve(p *Probe, opts Options) ([]resolved, error) {
 			}
 			rets := *p
 			rets.Program, rets.At, rets.Callee = p.Returns, AtReturns, ""
-			return []resolved{{p, st.Tests}, {&rets, st.Others}}, nil
+			return []resolved{{p, f, st.Tests}, {&rets, f, st.Others}}, nil
 		}
 		sites, err := a.Binary.CallSites(f, callee)
 		if err == nil && len(sites) > 0 && p.At == AtResultTests {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 
@@ -25,22 +26,8 @@ var Nop5Calls = sync.OnceValue(func() bool {
 // is at least major.minor.
 func releaseAtLeast(release string, major, minor int) bool {
 	var ma, mi int
-	for i, part := range []*int{&ma, &mi} {
-		if i == 1 {
-			if len(release) == 0 || release[0] != '.' {
-				return false
-			}
-			release = release[1:]
-		}
-		n := 0
-		for n < len(release) && release[n] >= '0' && release[n] <= '9' {
-			*part = *part*10 + int(release[n]-'0')
-			n++
-		}
-		if n == 0 {
-			return false
-		}
-		release = release[n:]
+	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
+		return false
 	}
 	return ma > major || ma == major && mi >= minor
 }

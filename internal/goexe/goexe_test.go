@@ -880,16 +880,20 @@ func checkCallSites(t *testing.T, goCmd *exec.Cmd, caller, callee string, paths 
 		}
 	}
 	t.Logf("%s: 5-byte NOPs before the calls of %s: %#x", caller, callee, wantNops)
-	compareSites(t, fmt.Sprintf("Nop5Before(CallSites(%s, %s))", caller, callee), wantNops, paths, func(b *Binary) []Site {
+	compareSites(t, fmt.Sprintf("Nop5Sites(CallSites(%s, %s))", caller, callee), wantNops, paths, func(b *Binary) []Site {
 		f := mustFunc(t, b, caller)
 		sites, err := b.CallSites(f, mustFunc(t, b, callee))
 		if err != nil {
 			t.Fatal(err)
 		}
+		moved, err := b.Nop5Sites(f, sites)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var nops []Site
-		for _, s := range sites {
-			if n, ok := b.Nop5Before(f, s); ok {
-				nops = append(nops, n)
+		for i := range sites {
+			if moved[i] != sites[i] {
+				nops = append(nops, moved[i])
 			}
 		}
 		return nops

@@ -535,27 +535,32 @@ func indexOf(insts []inst, addr uint64) (int, bool) {
 // emulated instruction costs 5.5 us.
 var nop5 = []byte{0x0f, 0x1f, 0x44, 0x00, 0x00}
 
-// Nop5Before returns the 5-byte NOP that every execution of s runs just
-// before it, when f has one: Go's assembler pads instructions with NOPs so
-// that branches and calls do not cross 32-byte lines, and a probe on such a
-// NOP sees the registers and memory s sees. The NOP must be followed only by
-// NOPs up to s, and no branch of f may land after its start and up to s;
-// a function with a jump through a register (a jump table) gives none.
-func (b *Binary) Nop5Before(f Func, s Site) (Site, bool) {
-	var out Site
-	var found bool
-	b.decodeFunc(f, func(insts []inst) error {
-		if j, ok := nop5Before(insts, s.Addr); ok {
-			out, found = b.site(f, insts[j]), true
-			out.Emulated = true // emulated on the first hit, then a call
+// Nop5Sites returns sites, f's, with each one that a 5-byte NOP runs just
+// before on every execution replaced by that NOP: Go's assembler pads
+// instructions with NOPs so that branches and calls do not cross 32-byte
+// lines, and a probe on such a NOP sees the registers and memory the site
+// sees. The NOP must be followed only by NOPs up to the site, and no branch
+// of f may land after its start and up to the site; a function with a jump
+// through a register (a jump table) keeps its sites.
+func (b *Binary) Nop5Sites(f Func, sites []Site) ([]Site, error) {
+	out := slices.Clone(sites)
+	err := b.decodeFunc(f, func(insts []inst) error {
+		for i, s := range sites {
+			if j, ok := nop5Before(insts, s.Addr); ok {
+				out[i] = b.site(f, insts[j])
+				out[i].Emulated = true // emulated on the first hit, then a call
+			}
 		}
 		return nil
 	})
-	return out, found
+	if err != nil {
+		return nil, fmt.Errorf("finding NOPs before the sites in %s: %w", f.Name, err)
+	}
+	return out, nil
 }
 
 // nop5Before finds, in insts, the index of the 5-byte NOP that runs on every
-// path to the instruction at addr, as Nop5Before describes.
+// path to the instruction at addr, as Nop5Sites describes.
 func nop5Before(insts []inst, addr uint64) (int, bool) {
 	i, ok := indexOf(insts, addr)
 	if !ok {
