@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -375,14 +374,11 @@ func readAgentUsage(pid int, health string) (agentUsageSample, error) {
 	if err != nil {
 		return agentUsageSample{}, err
 	}
-	code, body, err := httpGet("http://" + health + "/metrics")
-	if err == nil && code != http.StatusOK {
-		err = fmt.Errorf("GET /metrics: status %d", code)
-	}
+	m, err := fetchMetrics(health)
 	if err != nil {
 		return agentUsageSample{}, err
 	}
-	return agentUsageSample{cpu, int(parseMetrics(body).sum("spanprobe_ringbuf_records_read_total", ""))}, nil
+	return agentUsageSample{cpu, int(m.sum("spanprobe_ringbuf_records_read_total", ""))}, nil
 }
 
 func agentUsage(b testing.TB, pid int, health string) agentUsageSample {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -66,11 +67,20 @@ func httpGet(url string) (int, string, error) {
 
 func scrape(t testing.TB, addr string) metrics {
 	t.Helper()
+	m, err := fetchMetrics(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// fetchMetrics is scrape for goroutines other than the test's.
+func fetchMetrics(addr string) (metrics, error) {
 	code, body, err := httpGet("http://" + addr + "/metrics")
 	if err != nil || code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", code, err)
+		return metrics{}, fmt.Errorf("GET /metrics: %d %v", code, err)
 	}
-	return parseMetrics(body)
+	return parseMetrics(body), nil
 }
 
 // waitMetrics scrapes until ok holds or d passes, and returns the last scrape.
