@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -41,7 +42,7 @@ var benchRoutes = []string{"/hello", "/chain", "/db"}
 //
 // SPANPROBE_BENCH_DURATION (default 5s) sets the length of each wrk run.
 // Besides req/s and latency it reports the app's CPU per request, uprobe
-// hits per request and BPF run time per hit (BPF statistics and bpftool), the
+// hits per request and BPF run time per hit (BPF statistics), the
 // agent's CPU per span, its steady RSS under the load (median of the second
 // half of the run) and peak RSS, and this process's CPU per span (the
 // receiver competes for the same cores). It prints a table per route, the
@@ -275,13 +276,9 @@ func dropReasons(m metrics) map[string]float64 {
 // kernel.bpf_stats_enabled: the kernel counts the holders of the returned
 // descriptor, so concurrent users cannot switch statistics off under each
 // other and nothing is left on if the benchmark dies. It reports false when
-// statistics are unavailable or bpftool is missing.
+// statistics are unavailable.
 func enableBPFStats(b *testing.B) bool {
 	b.Helper()
-	if _, err := exec.LookPath("bpftool"); err != nil {
-		b.Log("bpftool not installed: uprobe hits per request not measured")
-		return false
-	}
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
 		b.Logf("enabling BPF statistics: %v", err)
@@ -328,29 +325,38 @@ func probeCost(start, end map[int]progStats) (hits int64, bpfTime time.Duration)
 
 // uprobeRunCounts returns run_cnt and run_time_ns by program ID for programs
 // named uprobe_* and tp_* (the tracepoint programs, whose runs are not
-// uprobe hits but whose time is the agent's too).
+// uprobe hits but whose time is the agent's too). It reads them in this
+// process: running bpftool for them cost the unloaded benchmark's next
+// requests some 15 us each.
 func uprobeRunCounts(b *testing.B) map[int]progStats {
 	b.Helper()
-	out, err := exec.Command("bpftool", "-j", "prog", "show").Output()
-	if err != nil {
-		return nil
-	}
-	var progs []struct {
-		ID     int    `json:"id"`
-		Name   string `json:"name"`
-		RunCnt int64  `json:"run_cnt"`
-		RunNS  int64  `json:"run_time_ns"`
-	}
-	if err := json.Unmarshal(out, &progs); err != nil {
-		b.Fatalf("parsing bpftool output: %v", err)
-	}
 	m := map[int]progStats{}
-	for _, p := range progs {
-		if strings.HasPrefix(p.Name, "uprobe_") || strings.HasPrefix(p.Name, "tp_") {
-			m[p.ID] = progStats{name: p.Name, runs: p.RunCnt, time: time.Duration(p.RunNS)}
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return m
+		}
+		if err != nil {
+			b.Fatalf("listing BPF programs: %v", err)
+		}
+		id = next
+		prog, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // unloaded since
+		}
+		info, err := prog.Info()
+		var st *ebpf.ProgramStats
+		if err == nil {
+			st, err = prog.Stats()
+		}
+		prog.Close()
+		if err != nil {
+			continue
+		}
+		if strings.HasPrefix(info.Name, "uprobe_") || strings.HasPrefix(info.Name, "tp_") {
+			m[int(id)] = progStats{name: info.Name, runs: int64(st.RunCount), time: st.Runtime}
 		}
 	}
-	return m
 }
 
 // warmup is the part of the load the agent's steady CPU per span leaves out.

@@ -46,6 +46,9 @@ type call struct {
 	route string // http.route; "" when no pattern matched
 	// minDur is the least span duration, for /sleep.
 	minDur time.Duration
+	// pause is the wait before the next call on a keep-alive connection
+	// (sendOnOneConn); keepAliveGap when 0.
+	pause time.Duration
 }
 
 // sent records what happened on the wire for one call.

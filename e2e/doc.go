@@ -9,7 +9,7 @@
 //
 //	go test ./e2e                                   # the tests
 //	go test ./e2e -run TestServerSpansJaeger -v     # needs Jaeger: SPANPROBE_JAEGER_BIN or e2e/jaeger/install.sh
-//	go test ./e2e -run '^$' -bench AgentOverhead    # the overhead benchmark (wrk, bpftool)
+//	go test ./e2e -run '^$' -bench AgentOverhead    # the overhead benchmark (wrk)
 //	go test ./e2e -run '^$' -bench Startup          # launch to probes attached (Jaeger too)
 //	go test ./e2e -run TestFault -v                 # load and faults; SPANPROBE_FAULT_DURATION (10s) sets the long ones
 //

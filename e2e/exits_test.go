@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"io"
 	"net"
@@ -70,6 +71,10 @@ func TestServerSpansTLS(t *testing.T) {
 	checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bins.app})
 }
 
+// keepAliveGap is the pause between one response and the next request on
+// a keep-alive connection.
+const keepAliveGap = 25 * time.Millisecond
+
 // sendOnOneConn sends the calls over one keep-alive connection, one after
 // another or, pipelined, all in one write before reading any response. It
 // closes the connection after the last response.
@@ -120,6 +125,12 @@ func sendOnOneConnOver(t testing.TB, addr string, calls []call, pipelined bool, 
 	}
 	for i, req := range reqs {
 		if !pipelined {
+			if i > 0 {
+				// A request's end must not be taken for its successor's
+				// start: the gap puts the next request well past the
+				// previous one's end (clockSlack).
+				time.Sleep(cmp.Or(calls[i-1].pause, keepAliveGap))
+			}
 			out[i].start = time.Now()
 			if err := req.Write(conn); err != nil {
 				t.Fatal(err)
@@ -138,4 +149,23 @@ func sendOnOneConnOver(t testing.TB, addr string, calls []call, pipelined bool, 
 		}
 	}
 	return out
+}
+
+// TestServerFlushedEarly: a handler that puts its whole response on the
+// wire, then runs on for 300 ms. Its span must last the handler's time,
+// not end at the flush, and end at the keep-alive read that follows, before
+// the next request is sent 200 ms later.
+func TestServerFlushedEarly(t *testing.T) {
+	requireBPF(t)
+	rcv := otlptest.Start(t)
+	a := startApp(t, bins.app)
+	agent := startAgent(t, otlpEnv(rcv.Endpoint()), "--pid", strconv.Itoa(a.pid()), "--log-level", "debug")
+	waitAttached(t, agent)
+	checkExitSites(t, agent, nil)
+	slow := flushed
+	slow.target, slow.minDur, slow.pause = "/flushed?ms=300", 300*time.Millisecond, 500*time.Millisecond
+	calls := sendOnOneConn(t, a.addr, []call{slow, serverCalls[0]}, false)
+	calls[0].end = calls[1].start // the client had the response at the flush
+	agent.stop(t, 15*time.Second)
+	checkServerSpans(t, rcv.Spans(), calls, wantResource{pid: a.pid(), exePath: bins.app})
 }

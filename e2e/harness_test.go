@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if url := os.Getenv(seqClientEnv); url != "" {
+		return seqClientMain(url)
+	}
 	dir, err := os.MkdirTemp("", "spanprobe-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creating build dir:", err)

@@ -2,8 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -11,29 +10,38 @@ import (
 )
 
 // BenchmarkUnloadedLatency measures the latency the agent adds to one
-// request at a time (no concurrency, one keep-alive connection), per route.
-// Each round sends 150 sequential requests in each of five modes: the agent
-// attached (exporting over OTLP to a receiver that counts); no-op programs
-// on the agent's probe sites (the floor: what the traps and the tracepoint
-// dispatch cost whatever the programs do); the floor's uprobes alone and its
-// tracepoints alone, which split it; and no probes. 24 rounds, the modes'
-// order turning each round, so that the drift of a shared machine falls on
-// every side. What a mode adds is the median over rounds of its median minus
-// that round's median without probes, in microseconds.
+// request at a time (no concurrency, one keep-alive connection, a client
+// process of its own: seqClient), per route,
+// in five modes: the agent attached (exporting over OTLP to a receiver that
+// counts); no-op programs on the agent's probe sites (the floor: what the
+// traps and the tracepoint dispatch cost whatever the programs do); the
+// floor's uprobes alone and its tracepoints alone, which split it; and a
+// control, a no-op program on a tracepoint the requests never fire, which
+// goes through the same attach and detach and so shows the method's own
+// error. Each mode is measured between two runs without probes (A-B-A: 150
+// sequential requests each, after 50 unmeasured), and adds its median minus
+// the mean of theirs: the latency of an idle request here drifts by tens
+// of microseconds within seconds, and a mode measured against a baseline
+// taken at another point of the round took on its drift and its
+// predecessor's teardown (the control then added up to 10 us). 24 rounds,
+// the modes in a new random order each round; a figure is the median over
+// rounds, in microseconds.
 func BenchmarkUnloadedLatency(b *testing.B) {
 	requireBPF(b)
 	const rounds, n = 24, 150
+	stats := enableBPFStats(b)
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	sites := agentSites(b, a.pid())
 	uprobesOnly, tracepointsOnly := sites, sites
 	uprobesOnly.tracepoints, tracepointsOnly.offs = nil, nil
+	control := probeSites{tracepoints: []string{"sched_kthread_stop"}}
 	for _, route := range benchRoutes {
 		b.Run(route[1:], func(b *testing.B) {
-			url := "http://" + a.addr + route
-			sequential(b, url, 200) // warm-up
+			client := startSeqClient(b, "http://"+a.addr+route)
+			client.median(b, 200) // warm-up
 			run := func() time.Duration {
-				sequential(b, url, 50)
-				return median(sequential(b, url, n))
+				client.median(b, 50)
+				return client.median(b, n)
 			}
 			floor := func(s probeSites) func() time.Duration {
 				return func() time.Duration {
@@ -41,42 +49,54 @@ func BenchmarkUnloadedLatency(b *testing.B) {
 					return run()
 				}
 			}
+			var bpfTime time.Duration // the agent's programs, in its runs
+			agent := func() time.Duration {
+				rcv := startSpanCounter(b)
+				defer rcv.stop()
+				agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
+				defer agent.stop(b, 15*time.Second)
+				waitAttached(b, agent)
+				client.median(b, 50)
+				before := uprobeRunCounts(b)
+				d := client.median(b, n)
+				if stats {
+					_, t := probeCost(before, uprobeRunCounts(b))
+					bpfTime += t
+				}
+				return d
+			}
 			modes := []struct {
 				metric, what string
 				run          func() time.Duration
 			}{
-				{"added_p50_us", "the agent", func() time.Duration {
-					rcv := startSpanCounter(b)
-					defer rcv.stop()
-					agent := startAgent(b, otlpEnv(rcv.addr), "--pid", strconv.Itoa(a.pid()))
-					defer agent.stop(b, 15*time.Second)
-					waitAttached(b, agent)
-					return run()
-				}},
+				{"added_p50_us", "the agent", agent},
 				{"noop_floor_added_p50_us", "the no-op floor", floor(sites)},
 				{"noop_uprobes_added_p50_us", "its uprobes alone", floor(uprobesOnly)},
 				{"noop_tracepoints_added_p50_us", "its tracepoints alone", floor(tracepointsOnly)},
-				{"", "", run}, // no probes: the last
+				{"control_added_p50_us", "the control", floor(control)},
 			}
-			none := len(modes) - 1
-			added, without := make([][]time.Duration, none), []time.Duration{}
+			added, without := make([][]time.Duration, len(modes)), []time.Duration{}
 			for r := range rounds {
-				med := make([]time.Duration, len(modes))
-				for i := range modes {
-					m := (i + r) % len(modes)
-					med[m] = modes[m].run()
+				order := rand.New(rand.NewPCG(1, uint64(r))).Perm(len(modes))
+				for _, m := range order {
+					x := run()
+					y := modes[m].run()
+					z := run()
+					added[m] = append(added[m], y-(x+z)/2)
+					without = append(without, x, z)
 				}
-				for m := range none {
-					added[m] = append(added[m], med[m]-med[none])
-				}
-				without = append(without, med[none])
 			}
 			msg := fmt.Sprintf("%s unloaded p50: %v without probes; added", route, median(without))
-			for m, mode := range modes[:none] {
+			for m, mode := range modes {
 				msg += fmt.Sprintf(" %v by %s,", median(added[m]), mode.what)
 				b.ReportMetric(float64(median(added[m]))/float64(time.Microsecond), mode.metric)
 			}
-			b.Logf("%s (medians of %d rounds of %d requests per mode)", msg[:len(msg)-1], rounds, n)
+			if stats {
+				perReq := bpfTime / time.Duration(rounds*n)
+				msg += fmt.Sprintf(" the agent's BPF programs ran %v a request,", perReq)
+				b.ReportMetric(float64(perReq)/float64(time.Microsecond), "agent_bpf_us/req")
+			}
+			b.Logf("%s (medians of %d rounds, each mode between two runs without probes, %d requests a run)", msg[:len(msg)-1], rounds, n)
 		})
 	}
 }
@@ -84,27 +104,4 @@ func BenchmarkUnloadedLatency(b *testing.B) {
 func median(d []time.Duration) time.Duration {
 	s := slices.Sorted(slices.Values(d))
 	return s[len(s)/2]
-}
-
-// sequential sends n GETs one after another on one connection and returns
-// their latencies.
-func sequential(b *testing.B, url string, n int) []time.Duration {
-	b.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
-	defer client.CloseIdleConnections()
-	d := make([]time.Duration, n)
-	for i := range d {
-		start := time.Now()
-		resp, err := client.Get(url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		d[i] = time.Since(start)
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("GET %s: %s", url, resp.Status)
-		}
-	}
-	return d
 }

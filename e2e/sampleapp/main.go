@@ -178,11 +178,14 @@ func newMux() *http.ServeMux {
 	// finishes the request, which the probes must still see as 200.
 	mux.HandleFunc("GET /empty", func(w http.ResponseWriter, r *http.Request) {})
 	// The whole response on the wire before the handler returns: the
-	// server has nothing left to write when it finishes the request.
+	// server has nothing left to write when it finishes the request. ms
+	// keeps the handler running that long after the flush.
 	mux.HandleFunc("GET /flushed", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		w.Header().Set("Content-Length", "7")
 		io.WriteString(w, "flushed")
 		w.(http.Flusher).Flush()
+		time.Sleep(time.Duration(min(max(ms, 0), 60_000)) * time.Millisecond)
 	})
 	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "failing on purpose", http.StatusInternalServerError)
