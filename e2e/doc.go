@@ -10,6 +10,7 @@
 //	go test ./e2e                                   # the tests
 //	go test ./e2e -run TestServerSpansJaeger -v     # needs Jaeger: SPANPROBE_JAEGER_BIN or e2e/jaeger/install.sh
 //	go test ./e2e -run '^$' -bench AgentOverhead    # the overhead benchmark (wrk)
+//	go test ./e2e -run '^$' -bench UnloadedLatency  # latency added to one request at a time
 //	go test ./e2e -run '^$' -bench Startup          # launch to probes attached (Jaeger too)
 //	go test ./e2e -run TestFault -v                 # load and faults; SPANPROBE_FAULT_DURATION (10s) sets the long ones
 //
@@ -23,5 +24,7 @@
 // unless CI=true.
 //
 // Child processes get SIGKILL when the test binary dies (Pdeathsig), so an
-// interrupted run leaves no app, agent or Jaeger behind.
+// interrupted run leaves no app, agent or Jaeger behind. The test binary
+// also runs as the unloaded benchmark's client (seqClient) when
+// SPANPROBE_E2E_SEQCLIENT names a URL.
 package e2e

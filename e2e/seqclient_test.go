@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -38,6 +39,7 @@ func startSeqClient(b *testing.B, url string) *seqClient {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), seqClientEnv+"="+url)
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
