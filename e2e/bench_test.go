@@ -344,18 +344,12 @@ func uprobeRunCounts(b *testing.B) map[int]progStats {
 		if err != nil {
 			continue // unloaded since
 		}
-		info, err := prog.Info()
-		var st *ebpf.ProgramStats
-		if err == nil {
-			st, err = prog.Stats()
+		if info, err := prog.Info(); err == nil && (strings.HasPrefix(info.Name, "uprobe_") || strings.HasPrefix(info.Name, "tp_")) {
+			if st, err := prog.Stats(); err == nil {
+				m[int(id)] = progStats{name: info.Name, runs: int64(st.RunCount), time: st.Runtime}
+			}
 		}
 		prog.Close()
-		if err != nil {
-			continue
-		}
-		if strings.HasPrefix(info.Name, "uprobe_") || strings.HasPrefix(info.Name, "tp_") {
-			m[int(id)] = progStats{name: info.Name, runs: int64(st.RunCount), time: st.Runtime}
-		}
 	}
 }
 

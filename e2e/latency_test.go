@@ -57,12 +57,13 @@ func BenchmarkUnloadedLatency(b *testing.B) {
 				defer agent.stop(b, 15*time.Second)
 				waitAttached(b, agent)
 				client.median(b, 50)
+				if !stats {
+					return client.median(b, n)
+				}
 				before := uprobeRunCounts(b)
 				d := client.median(b, n)
-				if stats {
-					_, t := probeCost(before, uprobeRunCounts(b))
-					bpfTime += t
-				}
+				_, t := probeCost(before, uprobeRunCounts(b))
+				bpfTime += t
 				return d
 			}
 			modes := []struct {
