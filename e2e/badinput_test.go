@@ -24,6 +24,7 @@ func TestBadInput(t *testing.T) {
 		name string
 		args func(t *testing.T) []string
 		cred *syscall.Credential
+		env  []string // beyond OTEL_TRACES_EXPORTER=none
 		want []string // substrings of the one stderr line
 	}{
 		{
@@ -61,11 +62,23 @@ func TestBadInput(t *testing.T) {
 			cred: &syscall.Credential{Uid: 65534, Gid: 65534}, // nobody
 			want: []string{"CAP_BPF", "CAP_PERFMON"},
 		},
+		{
+			name: "sampler needs a service",
+			args: func(*testing.T) []string { return []string{"--", bins.app, "-addr", "127.0.0.1:0"} },
+			env:  []string{"OTEL_TRACES_SAMPLER=parentbased_jaeger_remote"},
+			want: []string{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"},
+		},
+		{
+			name: "sampler ratio out of range",
+			args: func(*testing.T) []string { return []string{"--", bins.app, "-addr", "127.0.0.1:0"} },
+			env:  []string{"OTEL_TRACES_SAMPLER=traceidratio", "OTEL_TRACES_SAMPLER_ARG=25%"},
+			want: []string{"OTEL_TRACES_SAMPLER_ARG", "from 0 to 1"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bins.agent, tt.args(t)...)
-			cmd.Env = agentEnv("OTEL_TRACES_EXPORTER=none")
+			cmd.Env = agentEnv(append([]string{"OTEL_TRACES_EXPORTER=none"}, tt.env...)...)
 			if tt.cred != nil {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: tt.cred}
 			}

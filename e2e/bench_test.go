@@ -30,9 +30,11 @@ var benchRoutes = []string{"/hello", "/chain", "/db"}
 // the agent (baseline), with `spanprobe --pid` exporting every span to an
 // OTLP receiver in this process that only counts spans (agent; see
 // spanCounter), with export disabled (agent-noexport: probes, ring
-// buffer and span building only), and with a program that does nothing on
-// each of the agent's probe sites (noop-probes: the floor, see
-// floor_test.go): benchRounds rounds of all four, the order turning each
+// buffer and span building only), exporting one trace in ten
+// (agent-sampled10: OTEL_TRACES_SAMPLER=parentbased_traceidratio, 0.1),
+// and with a program that does nothing on each of the agent's probe sites
+// (noop-probes: the floor, see floor_test.go): benchRounds rounds of all
+// five, the order turning each
 // round, to spread the noise of a shared 2-core machine over all modes (a
 // baseline run here moved by half between rounds). One iteration does
 // everything;
@@ -79,8 +81,9 @@ func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur ti
 	modes := []func() benchRow{
 		func() benchRow { return benchRow{mode: "baseline", wrkResult: runWrk(b, wrk, url, pid, dur)} },
 		func() benchRow { return measureFloor(b, wrk, url, pid, sites, dur, stats) },
-		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, true) },
-		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, false) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeAgent) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeNoExport) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeSampled) },
 	}
 	var rows []benchRow
 	for round := 1; round <= benchRounds; round++ {
@@ -95,6 +98,7 @@ func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur ti
 	printBench(rows, s)
 	b.ReportMetric(s["agent"].ThroughputRatio, "throughput_ratio")
 	b.ReportMetric(s["agent-noexport"].ThroughputRatio, "noexport_throughput_ratio")
+	b.ReportMetric(s[modeSampled.name].ThroughputRatio, "sampled10_throughput_ratio")
 	b.ReportMetric(s[modeFloor].ThroughputRatio, "noop_probes_throughput_ratio")
 	b.ReportMetric(s["agent"].UprobeHitsPerRequest, "uprobe_hits/req")
 	b.ReportMetric(s["agent"].AgentCPUPerSpanUS, "agent_cpu_us/span")
@@ -192,17 +196,32 @@ func runWrk(b *testing.B, wrk, url string, appPID int, d time.Duration) wrkResul
 // agent's costs: CPU, peak RSS, uprobe hits, spans delivered.
 // Without export (OTEL_TRACES_EXPORTER=none) it shows the cost of probes,
 // ring buffer and span building alone.
-func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats, export bool) benchRow {
+// agentMode is one way the benchmark runs the agent.
+type agentMode struct {
+	name string
+	env  func(receiver string) []string
+}
+
+var (
+	// modeAgent exports every span.
+	modeAgent = agentMode{"agent", func(rcv string) []string { return otlpEnv(rcv) }}
+	// modeNoExport builds every span and drops it.
+	modeNoExport = agentMode{"agent-noexport", func(string) []string { return agentEnv("OTEL_TRACES_EXPORTER=none") }}
+	// modeSampled exports one trace in ten, as a busy service would be
+	// set up: the other requests' spans are decided against in the probes.
+	modeSampled = agentMode{"agent-sampled10", func(rcv string) []string {
+		return append(otlpEnv(rcv), "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1")
+	}}
+)
+
+func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats bool, am agentMode) benchRow {
 	b.Helper()
 	rcv := startSpanCounter(b)
 	defer rcv.stop()
 	health := fmt.Sprintf("127.0.0.1:%d", freePort(b))
 	before := uprobeRunCounts(b)
-	env, mode := otlpEnv(rcv.addr), "agent"
-	if !export {
-		env, mode = agentEnv("OTEL_TRACES_EXPORTER=none"), "agent-noexport"
-	}
-	agent := startAgent(b, env, "--pid", strconv.Itoa(pid), "--health-addr", health)
+	mode := am.name
+	agent := startAgent(b, am.env(rcv.addr), "--pid", strconv.Itoa(pid), "--health-addr", health)
 	waitAttached(b, agent)
 	ours := newPrograms(b, before)
 
@@ -612,7 +631,7 @@ func printBench(rows []benchRow, s benchSummary) {
 				m.UprobeHitsPerRequest-m.SteppedHitsPerRequest, m.SteppedHitsPerRequest)
 		}
 	}
-	for _, mode := range []string{"agent", "agent-noexport"} {
+	for _, mode := range []string{modeAgent.name, modeNoExport.name, modeSampled.name} {
 		if m := s[mode]; m != nil && base != nil {
 			fmt.Printf("%s/baseline: throughput %.3f; p50 %.3fms -> %.3fms; p99 %.3fms -> %.3fms; agent CPU %.4fs per 1,000 spans (%.4fs counting the first second after attach), RSS steady %.1f MiB\n",
 				mode, m.ThroughputRatio, base.P50MS, m.P50MS, base.P99MS, m.P99MS, m.AgentCPUPerSpanUS/1000, m.AgentCPUPerSpanAllUS/1000, m.AgentSteadyRSSMiB)

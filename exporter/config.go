@@ -96,6 +96,9 @@ type Config struct {
 	MaxQueueSize int
 	// MaxExportBatchSize is the most spans sent in one export call.
 	MaxExportBatchSize int
+
+	// Sampler says which traces the probes record.
+	Sampler Sampler
 }
 
 // Environment variable names.
@@ -298,6 +301,10 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 			envMaxBatchSize, cfg.MaxExportBatchSize, envMaxQueueSize, cfg.MaxQueueSize))
 	}
 
+	if cfg.Sampler, err = parseSampler(e); err != nil {
+		fail(err)
+	}
+
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
@@ -492,6 +499,14 @@ func parseResourceAttrs(name, v string) ([]attribute.KeyValue, error) {
 // Describe returns a one-line summary for the start-up log. It never includes
 // headers.
 func (c Config) Describe() string {
+	s := c.describeExport()
+	if c.Sampler != DefaultSampler && c.Sampler.Name != "" {
+		s += "; sampler " + c.Sampler.String()
+	}
+	return s
+}
+
+func (c Config) describeExport() string {
 	switch c.Exporter {
 	case ExporterNone:
 		return "span export disabled (OTEL_TRACES_EXPORTER=none): spans are counted as dropped"

@@ -29,6 +29,7 @@ func base() Config {
 		ExportTimeout:      30 * time.Second,
 		MaxQueueSize:       2048,
 		MaxExportBatchSize: 512,
+		Sampler:            DefaultSampler,
 	}
 }
 
@@ -357,6 +358,8 @@ func TestDescribe(t *testing.T) {
 			"exporting spans with otlp/http to http://localhost:4318/v1/traces"},
 		{"http json", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_HEADERS": "authorization=secret"},
 			"exporting spans with otlp/http+json to http://localhost:4318/v1/traces"},
+		{"sampler", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+			"exporting spans with otlp/grpc to localhost:4317; sampler parentbased_traceidratio (0.1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,20 +59,22 @@ type headscanSpanContext struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	headscanMapContextSpans     = "context_spans"
-	headscanMapDropCounts       = "drop_counts"
-	headscanMapEvents           = "events"
-	headscanMapGoroutineSpans   = "goroutine_spans"
-	headscanMapInjectingPids    = "injecting_pids"
-	headscanMapOutgoingRequests = "outgoing_requests"
-	headscanMapScanBuf          = "scan_buf"
-	headscanProgScanHead        = "scan_head"
-	headscanVarOffCtxParent     = "off_ctx_parent"
-	headscanVarOffG_goid        = "off_g_goid"
-	headscanVarOffG_m           = "off_g_m"
-	headscanVarOffM_curg        = "off_m_curg"
-	headscanVarPidnsDev         = "pidns_dev"
-	headscanVarPidnsIno         = "pidns_ino"
+	headscanMapContextSpans       = "context_spans"
+	headscanMapDropCounts         = "drop_counts"
+	headscanMapEvents             = "events"
+	headscanMapGoroutineSpans     = "goroutine_spans"
+	headscanMapInjectingPids      = "injecting_pids"
+	headscanMapOutgoingRequests   = "outgoing_requests"
+	headscanMapScanBuf            = "scan_buf"
+	headscanProgScanHead          = "scan_head"
+	headscanVarOffCtxParent       = "off_ctx_parent"
+	headscanVarOffG_goid          = "off_g_goid"
+	headscanVarOffG_m             = "off_g_m"
+	headscanVarOffM_curg          = "off_m_curg"
+	headscanVarPidnsDev           = "pidns_dev"
+	headscanVarPidnsIno           = "pidns_ino"
+	headscanVarRootSampleBound    = "root_sample_bound"
+	headscanVarSampleRemoteParent = "sample_remote_parent"
 )
 
 // loadHeadscan returns the embedded CollectionSpec for headscan.
@@ -137,12 +139,14 @@ type headscanMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type headscanVariableSpecs struct {
-	OffCtxParent *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
-	OffG_goid    *ebpf.VariableSpec `ebpf:"off_g_goid"`
-	OffG_m       *ebpf.VariableSpec `ebpf:"off_g_m"`
-	OffM_curg    *ebpf.VariableSpec `ebpf:"off_m_curg"`
-	PidnsDev     *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno     *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	OffCtxParent       *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 }
 
 // headscanObjects contains all objects after they have been loaded into the kernel.
@@ -190,12 +194,14 @@ func (m *headscanMaps) Close() error {
 //
 // It can be passed to loadHeadscanObjects or ebpf.CollectionSpec.LoadAndAssign.
 type headscanVariables struct {
-	OffCtxParent *ebpf.Variable `ebpf:"off_ctx_parent"`
-	OffG_goid    *ebpf.Variable `ebpf:"off_g_goid"`
-	OffG_m       *ebpf.Variable `ebpf:"off_g_m"`
-	OffM_curg    *ebpf.Variable `ebpf:"off_m_curg"`
-	PidnsDev     *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno     *ebpf.Variable `ebpf:"pidns_ino"`
+	OffCtxParent       *ebpf.Variable `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.Variable `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.Variable `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.Variable `ebpf:"sample_remote_parent"`
 }
 
 // headscanPrograms contains all programs after they have been loaded into the kernel.

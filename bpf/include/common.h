@@ -71,6 +71,10 @@ enum drop_reason {
 	DROP_ABANDONED_FRAME,   /* a call left without its RET (a panic, runtime.Goexit): its span is dropped */
 	DROP_TOO_DEEP,          /* more nested probed calls on a goroutine than the probes keep */
 	DROP_REASON_MAX,
+	/* Not a loss: spans that sampling left out (see Sampling), counted in
+	 * the same per-CPU array, after the drop reasons. */
+	COUNT_UNSAMPLED = DROP_REASON_MAX,
+	COUNTS_MAX,
 };
 
 /* One ring buffer per target process, shared by all its bundles: user space
@@ -97,7 +101,7 @@ static __always_inline u64 ringbuf_submit_flags(void)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DROP_REASON_MAX);
+	__uint(max_entries, COUNTS_MAX);
 	__type(key, u32);
 	__type(value, u64);
 } drop_counts SEC(".maps");
@@ -182,13 +186,39 @@ static __always_inline void new_span_id(struct span_context *sc)
 	s[1] = bpf_get_prandom_u32() | 1; /* never the invalid all-zero id */
 }
 
-/* start_span gives sc a new span id in parent's trace, or in a new sampled
- * trace when parent is null, and records the parent (zero: none). */
+/* Sampling (OTEL_TRACES_SAMPLER), set from user space. A trace is sampled
+ * or not where its first span in this process starts, as the OpenTelemetry
+ * SDKs' TraceIdRatioBased sampler decides: when the last 8 bytes of its
+ * trace id, big-endian and shifted right by one, are below
+ * root_sample_bound (all ones: always; 0: never). A ratio so gives the
+ * same answer here as in any SDK-instrumented service of the trace. A span
+ * inherits the flag of a parent in this process, and that of a remote
+ * parent (an incoming traceparent) when sample_remote_parent is set (the
+ * parentbased_* samplers). An unsampled span still gets its ids and is
+ * registered, so that its children and outgoing traceparents carry the
+ * decision on; it only leaves no record (OUTPUT_ACTIVE). */
+volatile const u64 root_sample_bound = ~0ULL;
+volatile const u8 sample_remote_parent = 1;
+
+static __always_inline u8 root_sampled(const struct span_context *sc)
+{
+	u64 low;
+	__builtin_memcpy(&low, sc->trace_id + 8, sizeof(low));
+	return (__builtin_bswap64(low) >> 1) < root_sample_bound ? TRACE_FLAG_SAMPLED : 0;
+}
+
+#define SPAN_SAMPLED(sc) ((sc)->flags & TRACE_FLAG_SAMPLED)
+
+/* start_span gives sc a new span id in parent's trace, or in a new trace
+ * when parent is null, records the parent (zero: none) and decides
+ * whether the span is sampled (see Sampling). */
 static __always_inline void start_span(struct span_context *sc, struct span_context *parent_out, const struct span_context *parent)
 {
 	if (parent) {
 		__builtin_memcpy(sc->trace_id, parent->trace_id, sizeof(sc->trace_id));
 		sc->flags = parent->flags;
+		if (parent->remote && !sample_remote_parent)
+			sc->flags = (parent->flags & ~TRACE_FLAG_SAMPLED) | root_sampled(sc);
 		*parent_out = *parent;
 	} else {
 		u32 *t = (u32 *)sc->trace_id;
@@ -196,7 +226,7 @@ static __always_inline void start_span(struct span_context *sc, struct span_cont
 		t[1] = bpf_get_prandom_u32();
 		t[2] = bpf_get_prandom_u32();
 		t[3] = bpf_get_prandom_u32();
-		sc->flags = TRACE_FLAG_SAMPLED;
+		sc->flags = root_sampled(sc);
 		__builtin_memset(parent_out, 0, sizeof(*parent_out));
 	}
 	sc->remote = 0;
@@ -323,16 +353,19 @@ static __always_inline void begin_event(struct event_header *hdr, u32 kind, u64 
 
 /* OUTPUT_ACTIVE sends rec, goroutine goid's in-flight record in the map
  * `active` (see Record texts), completed in place by the caller, to the
- * ring: its fixed part ev and the text bytes it used. The in-flight record
- * is gone after; a full ring is counted. */
-#define OUTPUT_ACTIVE(active, goid, rec)                                                   \
-	({                                                                                 \
-		u32 __n = (rec)->ev.text_len;                                              \
-		if (__n > sizeof((rec)->text))                                             \
-			__n = sizeof((rec)->text);                                         \
-		if (bpf_ringbuf_output(&events, (rec), sizeof((rec)->ev) + __n, ringbuf_submit_flags())) \
-			count_drop(DROP_RINGBUF_FULL);                                     \
-		bpf_map_delete_elem(&(active), &(goid));                                   \
+ * ring: its fixed part ev and the text bytes it used. An unsampled one is
+ * only counted. The in-flight record is gone after; a full ring is
+ * counted. */
+#define OUTPUT_ACTIVE(active, goid, rec)                                                           \
+	({                                                                                         \
+		u32 __n = (rec)->ev.text_len;                                                      \
+		if (__n > sizeof((rec)->text))                                                     \
+			__n = sizeof((rec)->text);                                                 \
+		if (!SPAN_SAMPLED(&(rec)->ev.hdr.sc))                                              \
+			count_drop(COUNT_UNSAMPLED);                                               \
+		else if (bpf_ringbuf_output(&events, (rec), sizeof((rec)->ev) + __n, ringbuf_submit_flags())) \
+			count_drop(DROP_RINGBUF_FULL);                                             \
+		bpf_map_delete_elem(&(active), &(goid));                                           \
 	})
 
 /* Parenting. A span started by a probe gets as parent the request span that

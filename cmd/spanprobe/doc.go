@@ -47,7 +47,10 @@
 // http/protobuf), OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE,
 // OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and
 // OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
-// OTEL_BSP_MAX_EXPORT_BATCH_SIZE. With none of them set, spans are printed
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and sampling follows OTEL_TRACES_SAMPLER
+// (parentbased_always_on by default; always_on, always_off,
+// parentbased_always_off, traceidratio, parentbased_traceidratio) with
+// OTEL_TRACES_SAMPLER_ARG. With no export variable set, spans are printed
 // to standard output (the embedded default).
 //
 // GOMEMLIMIT keeps its Go meaning. Unset, the agent sets a soft memory

@@ -84,6 +84,9 @@ static __always_inline struct db_record *start_call(struct pt_regs *ctx, void *d
 	ev->call = call;
 	ev->query_len = 0;
 	ev->text_len = 0;
+	ev->conn_type = ev->driver_type = 0;
+	if (!SPAN_SAMPLED(&ev->hdr.sc))
+		return rec; /* it leaves no record: nothing more is read */
 	struct go_iface conn = {};
 	if (db)
 		bpf_probe_read_user(&conn, sizeof(conn), db + off_db_connector);
@@ -107,7 +110,8 @@ static __always_inline int text_call(struct pt_regs *ctx, void *db, u32 call)
 	struct db_record *rec = start_call(ctx, db, (void *)GO_PARAM3(ctx), call, &goid);
 	if (!rec)
 		return 0;
-	rec->ev.query_len = APPEND_TEXT(rec, QUERY_MAX, (void *)GO_PARAM4(ctx), GO_PARAM5(ctx));
+	if (SPAN_SAMPLED(&rec->ev.hdr.sc))
+		rec->ev.query_len = APPEND_TEXT(rec, QUERY_MAX, (void *)GO_PARAM4(ctx), GO_PARAM5(ctx));
 	open_call(rec, goid);
 	return 0;
 }
@@ -162,7 +166,8 @@ static __always_inline int stmt_call(struct pt_regs *ctx, u32 call)
 	struct db_record *rec = start_call(ctx, read_ptr(s + off_stmt_db), (void *)GO_PARAM3(ctx), call, &goid);
 	if (!rec)
 		return 0;
-	rec->ev.query_len = APPEND_GO_STRING(rec, QUERY_MAX, s + off_stmt_query);
+	if (SPAN_SAMPLED(&rec->ev.hdr.sc))
+		rec->ev.query_len = APPEND_GO_STRING(rec, QUERY_MAX, s + off_stmt_query);
 	open_call(rec, goid);
 	return 0;
 }

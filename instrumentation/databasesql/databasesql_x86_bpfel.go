@@ -97,6 +97,8 @@ const (
 	databasesqlVarOffTxDb                 = "off_tx_db"
 	databasesqlVarPidnsDev                = "pidns_dev"
 	databasesqlVarPidnsIno                = "pidns_ino"
+	databasesqlVarRootSampleBound         = "root_sample_bound"
+	databasesqlVarSampleRemoteParent      = "sample_remote_parent"
 	databasesqlVarUnusedDbCall            = "unused_db_call"
 )
 
@@ -189,6 +191,8 @@ type databasesqlVariableSpecs struct {
 	OffTxDb               *ebpf.VariableSpec `ebpf:"off_tx_db"`
 	PidnsDev              *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno              *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound       *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent    *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 	UnusedDbCall          *ebpf.VariableSpec `ebpf:"unused_db_call"`
 }
 
@@ -248,6 +252,8 @@ type databasesqlVariables struct {
 	OffTxDb               *ebpf.Variable `ebpf:"off_tx_db"`
 	PidnsDev              *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno              *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound       *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent    *ebpf.Variable `ebpf:"sample_remote_parent"`
 	UnusedDbCall          *ebpf.Variable `ebpf:"unused_db_call"`
 }
 

@@ -94,29 +94,31 @@ type funcsSpanContext struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	funcsMapCallStacks        = "call_stacks"
-	funcsMapContextSpans      = "context_spans"
-	funcsMapDropCounts        = "drop_counts"
-	funcsMapEmptyStack        = "empty_stack"
-	funcsMapEvents            = "events"
-	funcsMapFuncCalls         = "func_calls"
-	funcsMapFuncInfos         = "func_infos"
-	funcsMapGoroutineSpans    = "goroutine_spans"
-	funcsMapOpenCalls         = "open_calls"
-	funcsMapScratch           = "scratch"
-	funcsProgUprobeFuncsEntry = "uprobe_funcs_entry"
-	funcsProgUprobeFuncsRet   = "uprobe_funcs_ret"
-	funcsVarOffCtxParent      = "off_ctx_parent"
-	funcsVarOffG_goid         = "off_g_goid"
-	funcsVarOffG_m            = "off_g_m"
-	funcsVarOffG_stack        = "off_g_stack"
-	funcsVarOffM_curg         = "off_m_curg"
-	funcsVarOffStackHi        = "off_stack_hi"
-	funcsVarPidnsDev          = "pidns_dev"
-	funcsVarPidnsIno          = "pidns_ino"
-	funcsVarUnusedFuncEvent   = "unused_func_event"
-	funcsVarUnusedFuncInfo    = "unused_func_info"
-	funcsVarUnusedLocKind     = "unused_loc_kind"
+	funcsMapCallStacks         = "call_stacks"
+	funcsMapContextSpans       = "context_spans"
+	funcsMapDropCounts         = "drop_counts"
+	funcsMapEmptyStack         = "empty_stack"
+	funcsMapEvents             = "events"
+	funcsMapFuncCalls          = "func_calls"
+	funcsMapFuncInfos          = "func_infos"
+	funcsMapGoroutineSpans     = "goroutine_spans"
+	funcsMapOpenCalls          = "open_calls"
+	funcsMapScratch            = "scratch"
+	funcsProgUprobeFuncsEntry  = "uprobe_funcs_entry"
+	funcsProgUprobeFuncsRet    = "uprobe_funcs_ret"
+	funcsVarOffCtxParent       = "off_ctx_parent"
+	funcsVarOffG_goid          = "off_g_goid"
+	funcsVarOffG_m             = "off_g_m"
+	funcsVarOffG_stack         = "off_g_stack"
+	funcsVarOffM_curg          = "off_m_curg"
+	funcsVarOffStackHi         = "off_stack_hi"
+	funcsVarPidnsDev           = "pidns_dev"
+	funcsVarPidnsIno           = "pidns_ino"
+	funcsVarRootSampleBound    = "root_sample_bound"
+	funcsVarSampleRemoteParent = "sample_remote_parent"
+	funcsVarUnusedFuncEvent    = "unused_func_event"
+	funcsVarUnusedFuncInfo     = "unused_func_info"
+	funcsVarUnusedLocKind      = "unused_loc_kind"
 )
 
 // loadFuncs returns the embedded CollectionSpec for funcs.
@@ -185,17 +187,19 @@ type funcsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type funcsVariableSpecs struct {
-	OffCtxParent    *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
-	OffG_goid       *ebpf.VariableSpec `ebpf:"off_g_goid"`
-	OffG_m          *ebpf.VariableSpec `ebpf:"off_g_m"`
-	OffG_stack      *ebpf.VariableSpec `ebpf:"off_g_stack"`
-	OffM_curg       *ebpf.VariableSpec `ebpf:"off_m_curg"`
-	OffStackHi      *ebpf.VariableSpec `ebpf:"off_stack_hi"`
-	PidnsDev        *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno        *ebpf.VariableSpec `ebpf:"pidns_ino"`
-	UnusedFuncEvent *ebpf.VariableSpec `ebpf:"unused_func_event"`
-	UnusedFuncInfo  *ebpf.VariableSpec `ebpf:"unused_func_info"`
-	UnusedLocKind   *ebpf.VariableSpec `ebpf:"unused_loc_kind"`
+	OffCtxParent       *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffG_stack         *ebpf.VariableSpec `ebpf:"off_g_stack"`
+	OffM_curg          *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	OffStackHi         *ebpf.VariableSpec `ebpf:"off_stack_hi"`
+	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
+	UnusedFuncEvent    *ebpf.VariableSpec `ebpf:"unused_func_event"`
+	UnusedFuncInfo     *ebpf.VariableSpec `ebpf:"unused_func_info"`
+	UnusedLocKind      *ebpf.VariableSpec `ebpf:"unused_loc_kind"`
 }
 
 // funcsObjects contains all objects after they have been loaded into the kernel.
@@ -249,17 +253,19 @@ func (m *funcsMaps) Close() error {
 //
 // It can be passed to loadFuncsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type funcsVariables struct {
-	OffCtxParent    *ebpf.Variable `ebpf:"off_ctx_parent"`
-	OffG_goid       *ebpf.Variable `ebpf:"off_g_goid"`
-	OffG_m          *ebpf.Variable `ebpf:"off_g_m"`
-	OffG_stack      *ebpf.Variable `ebpf:"off_g_stack"`
-	OffM_curg       *ebpf.Variable `ebpf:"off_m_curg"`
-	OffStackHi      *ebpf.Variable `ebpf:"off_stack_hi"`
-	PidnsDev        *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno        *ebpf.Variable `ebpf:"pidns_ino"`
-	UnusedFuncEvent *ebpf.Variable `ebpf:"unused_func_event"`
-	UnusedFuncInfo  *ebpf.Variable `ebpf:"unused_func_info"`
-	UnusedLocKind   *ebpf.Variable `ebpf:"unused_loc_kind"`
+	OffCtxParent       *ebpf.Variable `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.Variable `ebpf:"off_g_m"`
+	OffG_stack         *ebpf.Variable `ebpf:"off_g_stack"`
+	OffM_curg          *ebpf.Variable `ebpf:"off_m_curg"`
+	OffStackHi         *ebpf.Variable `ebpf:"off_stack_hi"`
+	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.Variable `ebpf:"sample_remote_parent"`
+	UnusedFuncEvent    *ebpf.Variable `ebpf:"unused_func_event"`
+	UnusedFuncInfo     *ebpf.Variable `ebpf:"unused_func_info"`
+	UnusedLocKind      *ebpf.Variable `ebpf:"unused_loc_kind"`
 }
 
 // funcsPrograms contains all programs after they have been loaded into the kernel.

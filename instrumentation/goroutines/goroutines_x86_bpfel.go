@@ -37,6 +37,8 @@ const (
 	goroutinesVarOffM_curg                    = "off_m_curg"
 	goroutinesVarPidnsDev                     = "pidns_dev"
 	goroutinesVarPidnsIno                     = "pidns_ino"
+	goroutinesVarRootSampleBound              = "root_sample_bound"
+	goroutinesVarSampleRemoteParent           = "sample_remote_parent"
 )
 
 // loadGoroutines returns the embedded CollectionSpec for goroutines.
@@ -98,12 +100,14 @@ type goroutinesMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type goroutinesVariableSpecs struct {
-	OffCtxParent *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
-	OffG_goid    *ebpf.VariableSpec `ebpf:"off_g_goid"`
-	OffG_m       *ebpf.VariableSpec `ebpf:"off_g_m"`
-	OffM_curg    *ebpf.VariableSpec `ebpf:"off_m_curg"`
-	PidnsDev     *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno     *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	OffCtxParent       *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 }
 
 // goroutinesObjects contains all objects after they have been loaded into the kernel.
@@ -145,12 +149,14 @@ func (m *goroutinesMaps) Close() error {
 //
 // It can be passed to loadGoroutinesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type goroutinesVariables struct {
-	OffCtxParent *ebpf.Variable `ebpf:"off_ctx_parent"`
-	OffG_goid    *ebpf.Variable `ebpf:"off_g_goid"`
-	OffG_m       *ebpf.Variable `ebpf:"off_g_m"`
-	OffM_curg    *ebpf.Variable `ebpf:"off_m_curg"`
-	PidnsDev     *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno     *ebpf.Variable `ebpf:"pidns_ino"`
+	OffCtxParent       *ebpf.Variable `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.Variable `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.Variable `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.Variable `ebpf:"sample_remote_parent"`
 }
 
 // goroutinesPrograms contains all programs after they have been loaded into the kernel.

@@ -24,6 +24,8 @@ const (
 	commonDropReasonDROP_ABANDONED_FRAME commonDropReason = 5
 	commonDropReasonDROP_TOO_DEEP        commonDropReason = 6
 	commonDropReasonDROP_REASON_MAX      commonDropReason = 7
+	commonDropReasonCOUNT_UNSAMPLED      commonDropReason = 7
+	commonDropReasonCOUNTS_MAX           commonDropReason = 8
 )
 
 type commonEventHeader struct {
@@ -70,6 +72,8 @@ const (
 	commonVarOffM_curg           = "off_m_curg"
 	commonVarPidnsDev            = "pidns_dev"
 	commonVarPidnsIno            = "pidns_ino"
+	commonVarRootSampleBound     = "root_sample_bound"
+	commonVarSampleRemoteParent  = "sample_remote_parent"
 	commonVarUnusedDropReason    = "unused_drop_reason"
 	commonVarUnusedEventHeader   = "unused_event_header"
 	commonVarUnusedEventKind     = "unused_event_kind"
@@ -135,16 +139,18 @@ type commonMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type commonVariableSpecs struct {
-	OffCtxParent      *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
-	OffG_goid         *ebpf.VariableSpec `ebpf:"off_g_goid"`
-	OffG_m            *ebpf.VariableSpec `ebpf:"off_g_m"`
-	OffM_curg         *ebpf.VariableSpec `ebpf:"off_m_curg"`
-	PidnsDev          *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno          *ebpf.VariableSpec `ebpf:"pidns_ino"`
-	UnusedDropReason  *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
-	UnusedEventHeader *ebpf.VariableSpec `ebpf:"unused_event_header"`
-	UnusedEventKind   *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedSpanContext *ebpf.VariableSpec `ebpf:"unused_span_context"`
+	OffCtxParent       *ebpf.VariableSpec `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.VariableSpec `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.VariableSpec `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.VariableSpec `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
+	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedEventHeader  *ebpf.VariableSpec `ebpf:"unused_event_header"`
+	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedSpanContext  *ebpf.VariableSpec `ebpf:"unused_span_context"`
 }
 
 // commonObjects contains all objects after they have been loaded into the kernel.
@@ -186,16 +192,18 @@ func (m *commonMaps) Close() error {
 //
 // It can be passed to loadCommonObjects or ebpf.CollectionSpec.LoadAndAssign.
 type commonVariables struct {
-	OffCtxParent      *ebpf.Variable `ebpf:"off_ctx_parent"`
-	OffG_goid         *ebpf.Variable `ebpf:"off_g_goid"`
-	OffG_m            *ebpf.Variable `ebpf:"off_g_m"`
-	OffM_curg         *ebpf.Variable `ebpf:"off_m_curg"`
-	PidnsDev          *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno          *ebpf.Variable `ebpf:"pidns_ino"`
-	UnusedDropReason  *ebpf.Variable `ebpf:"unused_drop_reason"`
-	UnusedEventHeader *ebpf.Variable `ebpf:"unused_event_header"`
-	UnusedEventKind   *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedSpanContext *ebpf.Variable `ebpf:"unused_span_context"`
+	OffCtxParent       *ebpf.Variable `ebpf:"off_ctx_parent"`
+	OffG_goid          *ebpf.Variable `ebpf:"off_g_goid"`
+	OffG_m             *ebpf.Variable `ebpf:"off_g_m"`
+	OffM_curg          *ebpf.Variable `ebpf:"off_m_curg"`
+	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.Variable `ebpf:"sample_remote_parent"`
+	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedEventHeader  *ebpf.Variable `ebpf:"unused_event_header"`
+	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedSpanContext  *ebpf.Variable `ebpf:"unused_span_context"`
 }
 
 // commonPrograms contains all programs after they have been loaded into the kernel.

@@ -50,8 +50,15 @@ func newAttachMetrics(reg *metrics.Registry) attachMetrics {
 		read:         reg.Counter("spanprobe_ringbuf_records_read_total", "Ring-buffer records read from the probes."),
 		decodeErrors: reg.Counter("spanprobe_spans_dropped_total", "Spans dropped, by reason.", "reason", "decode_error"),
 		unknownKind:  reg.Counter("spanprobe_spans_dropped_total", "Spans dropped, by reason.", "reason", "unknown_event"),
-		unsampled:    reg.Counter("spanprobe_spans_unsampled_total", "Spans not exported because their trace came in with the sampled flag off."),
+		unsampled:    unsampledCounter(reg),
 	}
+}
+
+// unsampledCounter counts spans left out by sampling: the probes count
+// them (COUNT_UNSAMPLED), and the decoder any record that still arrives
+// unsampled.
+func unsampledCounter(reg *metrics.Registry) *metrics.Counter {
+	return reg.Counter("spanprobe_spans_unsampled_total", "Spans not exported because their trace is not sampled (OTEL_TRACES_SAMPLER, or the caller's traceparent).")
 }
 
 var headerSize = int(unsafe.Sizeof(commonEventHeader{}))

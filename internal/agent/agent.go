@@ -124,10 +124,11 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 		PID: pid, Exits: a.cfg.Exits, RawQueryText: a.cfg.RawQueryText,
 		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, NoNopSites: a.cfg.NoNopSites, Logger: a.log, Metrics: a.reg,
 	}
+	opts.Constants = a.export.Sampler.Constants()
 	if a.injector != nil {
 		// The client bundle files requests in the injector's maps.
 		opts.Maps = a.injector.Maps()
-		opts.Constants = map[string]any{"inject_traceparent": uint8(1)}
+		opts.Constants["inject_traceparent"] = uint8(1)
 	}
 	att, err := probe.Attach(bin, path, Bundles, res, opts)
 	if errors.Is(err, probe.ErrNothingToTrace) {

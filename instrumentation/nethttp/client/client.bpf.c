@@ -99,13 +99,18 @@ int uprobe_Transport_roundTrip(struct pt_regs *ctx)
 	begin_event(&ev->hdr, EVENT_HTTP_CLIENT, goid, parent_span(goid, rctx.data));
 
 	ev->text_len = 0;
-	ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
-	void *url = read_ptr(req + off_request_url);
+	ev->method_len = 0;
 	ev->scheme_len = 0;
 	ev->host_len = 0;
 	ev->path_len = 0;
 	ev->query_len = 0;
 	ev->has_user = 0;
+	/* An unsampled request leaves no record: its texts are not read. */
+	void *url = 0;
+	if (SPAN_SAMPLED(&ev->hdr.sc)) {
+		ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
+		url = read_ptr(req + off_request_url);
+	}
 	if (url) {
 		ev->scheme_len = APPEND_GO_STRING(rec, SCHEME_MAX, url + off_url_scheme);
 		ev->host_len = APPEND_GO_STRING(rec, HOST_MAX, url + off_url_host);

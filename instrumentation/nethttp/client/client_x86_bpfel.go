@@ -110,6 +110,8 @@ const (
 	clientVarOffUrlUser                       = "off_url_user"
 	clientVarPidnsDev                         = "pidns_dev"
 	clientVarPidnsIno                         = "pidns_ino"
+	clientVarRootSampleBound                  = "root_sample_bound"
+	clientVarSampleRemoteParent               = "sample_remote_parent"
 )
 
 // loadClient returns the embedded CollectionSpec for client.
@@ -201,6 +203,8 @@ type clientVariableSpecs struct {
 	OffUrlUser            *ebpf.VariableSpec `ebpf:"off_url_user"`
 	PidnsDev              *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno              *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound       *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent    *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 }
 
 // clientObjects contains all objects after they have been loaded into the kernel.
@@ -273,6 +277,8 @@ type clientVariables struct {
 	OffUrlUser            *ebpf.Variable `ebpf:"off_url_user"`
 	PidnsDev              *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno              *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound       *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent    *ebpf.Variable `ebpf:"sample_remote_parent"`
 }
 
 // clientPrograms contains all programs after they have been loaded into the kernel.

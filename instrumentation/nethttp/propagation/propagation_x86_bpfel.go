@@ -77,6 +77,8 @@ const (
 	propagationVarOffM_curg                 = "off_m_curg"
 	propagationVarPidnsDev                  = "pidns_dev"
 	propagationVarPidnsIno                  = "pidns_ino"
+	propagationVarRootSampleBound           = "root_sample_bound"
+	propagationVarSampleRemoteParent        = "sample_remote_parent"
 	propagationVarUnusedInjectResult        = "unused_inject_result"
 )
 
@@ -152,6 +154,8 @@ type propagationVariableSpecs struct {
 	OffM_curg          *ebpf.VariableSpec `ebpf:"off_m_curg"`
 	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.VariableSpec `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 	UnusedInjectResult *ebpf.VariableSpec `ebpf:"unused_inject_result"`
 }
 
@@ -212,6 +216,8 @@ type propagationVariables struct {
 	OffM_curg          *ebpf.Variable `ebpf:"off_m_curg"`
 	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound    *ebpf.Variable `ebpf:"root_sample_bound"`
+	SampleRemoteParent *ebpf.Variable `ebpf:"sample_remote_parent"`
 	UnusedInjectResult *ebpf.Variable `ebpf:"unused_inject_result"`
 }
 

@@ -158,13 +158,15 @@ struct {
 	__type(value, u64);
 } serving SEC(".maps");
 
-/* read_head finds the request head in the bytes the connection's
- * bufio.Reader holds (its read position r is just past the head), appends
- * its User-Agent value to rec's texts and parses its traceparent into
- * incoming: 1 when valid, 0 when absent, -1 when invalid. */
-static __always_inline int read_head(struct http_server_record *rec, void *resp, struct span_context *incoming)
+/* scan_head finds the request head in the bytes the connection's
+ * bufio.Reader holds (its read position r is just past the head) and
+ * parses its traceparent into incoming: 1 when valid, 0 when absent, -1
+ * when invalid. st keeps where its User-Agent value is (append_user_agent):
+ * the texts wait for the sampling decision, which the traceparent makes. */
+static __always_inline int scan_head(void *resp, struct head_scan *st, struct span_context *incoming)
 {
-	rec->ev.user_agent_len = 0;
+	st->n = 0;
+	st->ua = -1;
 	void *conn = read_ptr(resp + off_response_conn);
 	void *bufr = conn ? read_ptr(conn + off_conn_bufr) : 0;
 	if (!bufr)
@@ -180,15 +182,20 @@ static __always_inline int read_head(struct http_server_record *rec, void *resp,
 	u32 n = r > HEAD_SCAN_MAX ? HEAD_SCAN_MAX : (u32)r;
 	if (bpf_probe_read_user(hb->b, n, buf))
 		return 0;
-	struct head_scan st = {.b = hb->b, .n = n};
-	int found = scan_request_head(&st, incoming);
+	st->b = hb->b;
+	st->n = n;
+	return scan_request_head(st, incoming);
+}
 
-	/* The buffer's slack covers a value that runs to its end; a line cut
-	 * by the end of the buffer is left out rather than reported short. */
-	if (st.ua >= 0 && st.ua_end > st.ua)
-		rec->ev.user_agent_len = text_append_kernel(rec->text, sizeof(rec->text), &rec->ev.text_len, USER_AGENT_MAX,
-							    hb->b + (st.ua & HEAD_SCAN_MASK), st.ua_end - st.ua);
-	return found;
+/* append_user_agent appends the User-Agent value scan_head found to rec's
+ * texts. The buffer's slack covers a value that runs to its end; a line
+ * cut by the end of the buffer is left out rather than reported short. */
+static __always_inline u16 append_user_agent(struct http_server_record *rec, const struct head_scan *st)
+{
+	if (!st->n || st->ua < 0 || st->ua_end <= st->ua)
+		return 0;
+	return text_append_kernel(rec->text, sizeof(rec->text), &rec->ev.text_len, USER_AGENT_MAX,
+				  st->b + (st->ua & HEAD_SCAN_MASK), st->ua_end - st->ua);
 }
 
 /* end_request_scope stops new children from finding the request's span. */
@@ -222,14 +229,16 @@ static __noinline int finish_request(u64 goid, u64 resp_seen)
 	ev->hdr.end_ns = bpf_ktime_get_ns();
 	void *resp = (void *)ev->resp_ptr;
 	void *req = (void *)ev->req_ptr;
-	ev->status = read_s64(resp + off_response_status);
 	ev->route_len = 0;
-	if (route_source == ROUTE_PATTERN) {
-		ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, req + off_request_pattern);
-	} else if (route_source == ROUTE_PAT_STR) {
-		void *pat = read_ptr(req + off_request_pat);
-		if (pat)
-			ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, pat + off_pattern_str);
+	if (SPAN_SAMPLED(&ev->hdr.sc)) { /* an unsampled one is only counted */
+		ev->status = read_s64(resp + off_response_status);
+		if (route_source == ROUTE_PATTERN) {
+			ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, req + off_request_pattern);
+		} else if (route_source == ROUTE_PAT_STR) {
+			void *pat = read_ptr(req + off_request_pat);
+			if (pat)
+				ev->route_len = APPEND_GO_STRING(rec, ROUTE_MAX, pat + off_pattern_str);
+		}
 	}
 	OUTPUT_ACTIVE(active_requests, goid, rec);
 	return 0;
@@ -265,21 +274,27 @@ static __noinline void start_request(u64 goid, void *resp, void *req, void *req_
 	ev->req_ptr = (u64)req;
 	ev->resp_ptr = (u64)resp; /* status and route are read at the exit */
 
-	ev->text_len = 0;
-	ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
-	void *url = read_ptr(req + off_request_url);
-	ev->path_len = url ? APPEND_GO_STRING(rec, URL_PATH_MAX, url + off_url_path) : 0;
-	ev->host_len = APPEND_GO_STRING(rec, HOST_MAX, req + off_request_host);
-	ev->remote_len = APPEND_GO_STRING(rec, REMOTE_MAX, req + off_request_remote_addr);
-	ev->proto_major = read_s64(req + off_request_proto_major);
-	ev->proto_minor = read_s64(req + off_request_proto_minor);
-	ev->tls = read_ptr(req + off_request_tls) != 0;
-
 	struct span_context incoming = {};
-	int found = read_head(rec, resp, &incoming);
+	struct head_scan st = {};
+	int found = scan_head(resp, &st, &incoming);
 	if (found < 0)
 		count_drop(DROP_BAD_TRACEPARENT);
 	begin_event(&ev->hdr, EVENT_HTTP_SERVER, goid, found > 0 ? &incoming : 0);
+
+	/* An unsampled request leaves no record: its texts are not read. */
+	ev->text_len = 0;
+	ev->method_len = ev->path_len = ev->host_len = ev->remote_len = ev->user_agent_len = 0;
+	if (SPAN_SAMPLED(&ev->hdr.sc)) {
+		ev->method_len = APPEND_GO_STRING(rec, METHOD_MAX, req + off_request_method);
+		void *url = read_ptr(req + off_request_url);
+		ev->path_len = url ? APPEND_GO_STRING(rec, URL_PATH_MAX, url + off_url_path) : 0;
+		ev->host_len = APPEND_GO_STRING(rec, HOST_MAX, req + off_request_host);
+		ev->remote_len = APPEND_GO_STRING(rec, REMOTE_MAX, req + off_request_remote_addr);
+		ev->user_agent_len = append_user_agent(rec, &st);
+		ev->proto_major = read_s64(req + off_request_proto_major);
+		ev->proto_minor = read_s64(req + off_request_proto_minor);
+		ev->tls = read_ptr(req + off_request_tls) != 0;
+	}
 
 	/* Children find this span through the request's context or the
 	 * handler's goroutine until the exit removes both. */

@@ -132,7 +132,9 @@ const (
 	serverVarOffUrlPath                           = "off_url_path"
 	serverVarPidnsDev                             = "pidns_dev"
 	serverVarPidnsIno                             = "pidns_ino"
+	serverVarRootSampleBound                      = "root_sample_bound"
 	serverVarRouteSource                          = "route_source"
+	serverVarSampleRemoteParent                   = "sample_remote_parent"
 	serverVarServingPids                          = "serving_pids"
 )
 
@@ -238,7 +240,9 @@ type serverVariableSpecs struct {
 	OffUrlPath             *ebpf.VariableSpec `ebpf:"off_url_path"`
 	PidnsDev               *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno               *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	RootSampleBound        *ebpf.VariableSpec `ebpf:"root_sample_bound"`
 	RouteSource            *ebpf.VariableSpec `ebpf:"route_source"`
+	SampleRemoteParent     *ebpf.VariableSpec `ebpf:"sample_remote_parent"`
 	ServingPids            *ebpf.VariableSpec `ebpf:"serving_pids"`
 }
 
@@ -324,7 +328,9 @@ type serverVariables struct {
 	OffUrlPath             *ebpf.Variable `ebpf:"off_url_path"`
 	PidnsDev               *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno               *ebpf.Variable `ebpf:"pidns_ino"`
+	RootSampleBound        *ebpf.Variable `ebpf:"root_sample_bound"`
 	RouteSource            *ebpf.Variable `ebpf:"route_source"`
+	SampleRemoteParent     *ebpf.Variable `ebpf:"sample_remote_parent"`
 	ServingPids            *ebpf.Variable `ebpf:"serving_pids"`
 }
 
