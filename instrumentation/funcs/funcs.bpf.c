@@ -294,7 +294,8 @@ int uprobe_funcs_entry(struct pt_regs *ctx)
 	ev->text_len = 0;
 	__builtin_memset(ev->str_len, 0, sizeof(ev->str_len));
 	__builtin_memset(ev->vals, 0, sizeof(ev->vals));
-	capture_args(ctx, rec, info);
+	if (SPAN_SAMPLED(&ev->hdr.sc)) /* an unsampled call leaves no record */
+		capture_args(ctx, rec, info);
 	if (bpf_map_update_elem(&open_calls, &key, rec, BPF_ANY))
 		return 0;
 	s->f[n & (MAX_DEPTH - 1)].func_id = id;
