@@ -231,3 +231,33 @@ func TestSamplingParentOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplingFuncs runs funcapp's /work under always_off with --func
+// main.fact: the calls are still counted by function, but no span and no
+// record leaves the probes; the server span and the four recursive calls
+// are counted as unsampled.
+func TestSamplingFuncs(t *testing.T) {
+	requireBPF(t)
+	a := startApp(t, buildFuncApp(t, "go", nil, false))
+	rcv := otlptest.Start(t)
+	health := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	agent := startAgent(t, append(otlpEnv(rcv.Endpoint()), "OTEL_TRACES_SAMPLER=always_off"),
+		"--pid", strconv.Itoa(a.pid()), "--func", "main.fact", "--func-args", "--health-addr", health)
+	waitAttached(t, agent)
+	if code, body, err := httpGet("http://" + a.addr + "/work"); err != nil || code != 200 {
+		t.Fatalf("GET /work: %d %q %v", code, body, err)
+	}
+	m := waitMetrics(t, health, 10*time.Second, func(m metrics) bool {
+		return m.sum("spanprobe_spans_unsampled_total", "") >= 5 && m.sum("spanprobe_func_calls_total", `function="main.fact"`) >= 4
+	})
+	if got := m.sum("spanprobe_spans_unsampled_total", ""); got != 5 {
+		t.Errorf("spanprobe_spans_unsampled_total = %v, want 5 (the server span and four calls of main.fact)", got)
+	}
+	if got := m.sum("spanprobe_ringbuf_records_read_total", ""); got != 0 {
+		t.Errorf("spanprobe_ringbuf_records_read_total = %v, want 0 under always_off", got)
+	}
+	agent.stop(t, 15*time.Second)
+	if n := len(rcv.Spans()); n != 0 {
+		t.Errorf("%d spans arrived under always_off, want none", n)
+	}
+}
