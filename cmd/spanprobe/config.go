@@ -21,7 +21,6 @@ type config struct {
 	export     exporter.Config
 	healthAddr string
 	logLevel   slog.Level
-	queryText  queryText
 	version    bool
 	// memoryLimit is the Go runtime's soft memory limit, set when
 	// GOMEMLIMIT is not (0: leave the runtime's).
@@ -51,17 +50,22 @@ const (
 	memoryLimitPerSpan = 2 << 10 // a queued span with its attributes
 )
 
-// queryText is how database spans report statements.
-type queryText string
+// queryText is --db-query-text: how database spans report statements.
+type queryText struct{ q *probe.QueryText }
 
-func (q *queryText) String() string { return string(*q) }
-
-func (q *queryText) Set(v string) error {
-	if v != "sanitized" && v != "raw" {
-		return errors.New("want sanitized or raw")
+func (t queryText) String() string {
+	if t.q == nil {
+		return ""
 	}
-	*q = queryText(v)
-	return nil
+	return string(*t.q)
+}
+
+func (t queryText) Set(v string) error {
+	q, err := probe.ParseQueryText(v)
+	if err == nil {
+		*t.q = q
+	}
+	return err
 }
 
 // funcPatterns collects --func: each flag adds patterns, and the first
@@ -93,7 +97,8 @@ type lookupFunc func(string) (string, bool)
 
 // loadConfig applies defaults, then the environment, then the flags.
 func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, error) {
-	cfg := config{logLevel: slog.LevelInfo, queryText: "sanitized"}
+	cfg := config{logLevel: slog.LevelInfo}
+	cfg.agent.QueryText = probe.QueryTextSanitized
 	cfg.agent.ScanInterval = 500 * time.Millisecond
 
 	env := func(names ...string) (string, string, bool) {
@@ -133,8 +138,19 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		}
 	}
 	if n, v, ok := env("SPANPROBE_DB_QUERY_TEXT"); ok {
-		if err := cfg.queryText.Set(v); err != nil {
+		if err := (queryText{&cfg.agent.QueryText}).Set(v); err != nil {
 			return cfg, fmt.Errorf("invalid %s=%q: %w", n, v, err)
+		}
+	} else if n, v, ok := env("OTEL_GO_AUTO_INCLUDE_DB_STATEMENT"); ok {
+		// The OpenTelemetry Go agent's opt-in: true keeps statements, here
+		// sanitized (raw only when asked for by name); false leaves them
+		// out, as that agent did.
+		include, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+		}
+		if !include {
+			cfg.agent.QueryText = probe.QueryTextOff
 		}
 	}
 	if _, v, ok := env("SPANPROBE_PROPAGATION"); ok {
@@ -184,7 +200,7 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "log `level`: debug, info, warn, error")
 	fs.TextVar(&cfg.agent.Exits, "exit-probes", cfg.agent.Exits, "where calls are seen to end: `auto` (kernel tracepoints where the kernel has them, else cheap uprobe sites), uprobe, or ret (every RET instruction: slowest)")
 	fs.Var(retProbes{&cfg.agent.Exits}, "ret-probes", "same as --exit-probes=ret")
-	fs.Var(&cfg.queryText, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?) or raw (may hold personal data)")
+	fs.Var(queryText{&cfg.agent.QueryText}, "db-query-text", "db.query.text of database spans: `sanitized` (literals replaced by ?), raw (may hold personal data) or off")
 	fs.StringVar(&cfg.agent.Propagation, "propagation", cfg.agent.Propagation, "outgoing traceparent: `auto` (sk_msg when the kernel allows it), sk_msg (required) or off")
 	fs.Var(&funcPatterns{list: &cfg.agent.Funcs, fromEnv: len(cfg.agent.Funcs) > 0}, "func", "give every call of the function `SYMBOL` a span (repeatable; globs such as 'main.*', at most 64 functions)")
 	fs.BoolVar(&cfg.agent.FuncArgs, "func-args", cfg.agent.FuncArgs, "add the arguments of --func functions to their spans (needs DWARF; they may hold personal data)")
@@ -197,7 +213,6 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 	if cfg.version {
 		return cfg, nil
 	}
-	cfg.agent.RawQueryText = cfg.queryText == "raw"
 	cfg.agent.NoNopSites = !nopSites
 	switch cfg.agent.Propagation {
 	case "":

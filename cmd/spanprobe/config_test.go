@@ -49,6 +49,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad log level", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_LOG_LEVEL": "loud"}, wantErr: "invalid SPANPROBE_LOG_LEVEL"},
 		{name: "bad propagation", args: []string{"--pid", "1", "--propagation", "memory"}, wantErr: "invalid propagation"},
 		{name: "bad query text", args: []string{"--pid", "1"}, env: map[string]string{"SPANPROBE_DB_QUERY_TEXT": "plain"}, wantErr: "invalid SPANPROBE_DB_QUERY_TEXT"},
+		{name: "query text default sanitized", args: []string{"--pid", "1"}, check: wantQueryText(probe.QueryTextSanitized)},
+		{name: "otel agent's statement opt-out", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT": "false"}, check: wantQueryText(probe.QueryTextOff)},
+		{name: "otel agent's statement opt-in stays sanitized", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT": "TRUE"}, check: wantQueryText(probe.QueryTextSanitized)},
+		{name: "spanprobe query text wins over the otel agent's", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT": "false", "SPANPROBE_DB_QUERY_TEXT": "raw"}, check: wantQueryText(probe.QueryTextRaw)},
+		{name: "query text flag wins over env", args: []string{"--pid", "1", "--db-query-text", "off"}, env: map[string]string{"SPANPROBE_DB_QUERY_TEXT": "raw"}, check: wantQueryText(probe.QueryTextOff)},
+		{name: "bad otel statement opt-in", args: []string{"--pid", "1"}, env: map[string]string{"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT": "yes please"}, wantErr: `invalid OTEL_GO_AUTO_INCLUDE_DB_STATEMENT="yes please": want true or false`},
 		{name: "exit probes default auto", args: []string{"--pid", "1"}, check: func(t *testing.T, c config) {
 			if c.agent.Exits != probe.ExitsAuto {
 				t.Errorf("exits = %v, want auto", c.agent.Exits)
@@ -151,5 +157,14 @@ func TestLoadConfig(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+// wantQueryText checks the --db-query-text the agent gets.
+func wantQueryText(want probe.QueryText) func(*testing.T, config) {
+	return func(t *testing.T, c config) {
+		if c.agent.QueryText != want {
+			t.Errorf("query text = %q, want %q", c.agent.QueryText, want)
+		}
 	}
 }

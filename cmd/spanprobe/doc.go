@@ -18,7 +18,7 @@
 //	--exit-probes   SPANPROBE_EXIT_PROBES                            auto: kernel tracepoints where the kernel has them, else uprobes; uprobe; ret (every RET: slowest)
 //	--ret-probes    SPANPROBE_RET_PROBES                             false: same as --exit-probes=ret
 //	--scan-interval SPANPROBE_SCAN_INTERVAL                          500ms: how often --exe looks for new processes
-//	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them
+//	--db-query-text SPANPROBE_DB_QUERY_TEXT                          sanitized: literals in db.query.text become ?; raw keeps them; off omits it
 //	--propagation   SPANPROBE_PROPAGATION                            auto: outgoing HTTP/1 requests get a traceparent (sk_msg); sk_msg requires it; off
 //	--func          SPANPROBE_FUNCS (comma-separated)                (none) a span for every call of these functions; repeatable
 //	--func-args     SPANPROBE_FUNC_ARGS                              false: add the --func functions' arguments to their spans
@@ -40,6 +40,9 @@
 // environment. SPANPROBE_TARGET_* win over OTEL_GO_AUTO_TARGET_*, which are
 // read so that deployments of the OpenTelemetry Go auto-instrumentation agent
 // can switch by changing only the image. Exactly one target must be chosen.
+// For the same reason OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=false means
+// --db-query-text=off; =true keeps the sanitized default (raw is only ever
+// chosen by name). SPANPROBE_DB_QUERY_TEXT wins over it.
 //
 // Export follows the standard OpenTelemetry variables: OTEL_TRACES_EXPORTER
 // (otlp, console, none), OTEL_EXPORTER_OTLP_ENDPOINT,

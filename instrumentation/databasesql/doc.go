@@ -10,7 +10,8 @@
 // emulated Jcc, one site for all of them); for the others, their RETs
 // (single-stepped). The statement text is read up to 1024 bytes and its literals
 // are replaced by "?" unless raw text is turned on
-// (SPANPROBE_DB_QUERY_TEXT=raw). db.system.name comes from the Go type of
+// (SPANPROBE_DB_QUERY_TEXT=raw); with off, db.query.text is left out and the
+// text only names the operation and table. db.system.name comes from the Go type of
 // the driver (or its connector), named from the binary's type descriptors,
 // stripped or not; an unknown driver is "other_sql".
 package databasesql

@@ -54,7 +54,10 @@ func fillSpan(ev *databasesqlDbEvent, query string, s *tracetest.SpanStub, env *
 	op, collection := callOperations[databasesqlDbCall(ev.Call)], ""
 	if op == "" {
 		op, collection = sqltext.Summarize(system, query)
-		if !env.RawQuery() {
+		switch env.QueryTextMode() {
+		case probe.QueryTextOff:
+			query = ""
+		case probe.QueryTextSanitized:
 			query = sqltext.Sanitize(system, query)
 		}
 		if query != "" {

@@ -50,8 +50,8 @@ type Options struct {
 	// probed on the NOP instead, where the kernel turns a probe there into
 	// a call rather than a trap (Nop5Calls).
 	NoNopSites bool
-	// RawQueryText, Funcs and FuncArgs: see Env.
-	RawQueryText bool
+	// QueryText, Funcs and FuncArgs: see Env.
+	QueryText QueryText
 	Funcs        []string
 	FuncArgs     bool
 	// Maps are maps the caller shares between attachments (and with its
@@ -112,7 +112,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics),
-		env: &Env{Target: bin, RawQueryText: opts.RawQueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
+		env: &Env{Target: bin, QueryText: opts.QueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
 	defer func() {
 		if err != nil {
 			a.Close()

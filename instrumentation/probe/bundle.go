@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -211,9 +212,8 @@ type Env struct {
 		// descriptor ("*net.OpError"), or "" when the binary cannot tell.
 		TypeName(addr uint64) string
 	}
-	// RawQueryText keeps database statements as written instead of
-	// replacing their literals with "?" (they may hold personal data).
-	RawQueryText bool
+	// QueryText says what database spans keep of their statements.
+	QueryText QueryText
 	// Funcs are the patterns of the functions to give spans of their own
 	// (--func); FuncArgs adds their arguments as attributes (--func-args:
 	// arguments may hold personal data).
@@ -221,8 +221,38 @@ type Env struct {
 	FuncArgs bool
 }
 
-// RawQuery reports RawQueryText; false for a nil Env.
-func (e *Env) RawQuery() bool { return e != nil && e.RawQueryText }
+// QueryTextMode is QueryText, QueryTextSanitized when unset or for a nil
+// Env.
+func (e *Env) QueryTextMode() QueryText {
+	if e == nil || e.QueryText == "" {
+		return QueryTextSanitized
+	}
+	return e.QueryText
+}
+
+// QueryText is what a database span keeps of its statement in
+// db.query.text (--db-query-text).
+type QueryText string
+
+const (
+	// QueryTextSanitized replaces literals with "?": the default.
+	QueryTextSanitized QueryText = "sanitized"
+	// QueryTextRaw keeps statements as written (they may hold personal
+	// data).
+	QueryTextRaw QueryText = "raw"
+	// QueryTextOff leaves db.query.text out. The operation and collection
+	// names are still read from the statement.
+	QueryTextOff QueryText = "off"
+)
+
+// ParseQueryText reads a --db-query-text value.
+func ParseQueryText(v string) (QueryText, error) {
+	switch q := QueryText(v); q {
+	case QueryTextSanitized, QueryTextRaw, QueryTextOff:
+		return q, nil
+	}
+	return "", errors.New("want sanitized, raw or off")
+}
 
 // TypeName is Target.TypeName, or "" without a target.
 func (e *Env) TypeName(addr uint64) string {

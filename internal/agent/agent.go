@@ -31,8 +31,8 @@ type Config struct {
 	Exe    string
 	// Exits says which exit sites the probes may use.
 	Exits probe.ExitMode
-	// RawQueryText keeps database statements as written (see probe.Env).
-	RawQueryText bool
+	// QueryText says what database spans keep of statements (probe.Env).
+	QueryText probe.QueryText
 	// Propagation says how outgoing requests get a traceparent:
 	// PropagationAuto (""), PropagationSkMsg or PropagationOff.
 	Propagation string
@@ -121,7 +121,7 @@ func (a *Agent) attach(bin *goexe.Binary, path string, pid int) (*probe.Attachme
 	start := time.Now()
 	res := &lazyDWARFResolver{bin: bin, table: offsets.ForBinary(bin.GoVersion.String(), nil)}
 	opts := probe.Options{
-		PID: pid, Exits: a.cfg.Exits, RawQueryText: a.cfg.RawQueryText,
+		PID: pid, Exits: a.cfg.Exits, QueryText: a.cfg.QueryText,
 		Funcs: a.cfg.Funcs, FuncArgs: a.cfg.FuncArgs, NoNopSites: a.cfg.NoNopSites, Logger: a.log, Metrics: a.reg,
 	}
 	opts.Constants = a.export.Sampler.Constants()
