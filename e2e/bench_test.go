@@ -96,15 +96,15 @@ func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur ti
 	s := summarize(rows)
 	fmt.Println(url)
 	printBench(rows, s)
-	b.ReportMetric(s["agent"].ThroughputRatio, "throughput_ratio")
-	b.ReportMetric(s["agent-noexport"].ThroughputRatio, "noexport_throughput_ratio")
+	b.ReportMetric(s[modeAgent.name].ThroughputRatio, "throughput_ratio")
+	b.ReportMetric(s[modeNoExport.name].ThroughputRatio, "noexport_throughput_ratio")
 	b.ReportMetric(s[modeSampled.name].ThroughputRatio, "sampled10_throughput_ratio")
 	b.ReportMetric(s[modeFloor].ThroughputRatio, "noop_probes_throughput_ratio")
-	b.ReportMetric(s["agent"].UprobeHitsPerRequest, "uprobe_hits/req")
-	b.ReportMetric(s["agent"].AgentCPUPerSpanUS, "agent_cpu_us/span")
-	b.ReportMetric(s["agent"].AgentCPUPerSpanUS/1000, "agent_cpu_s/1000spans")
-	b.ReportMetric(s["agent"].AgentSteadyRSSMiB, "agent_rss_steady_MiB")
-	b.ReportMetric(s["agent"].AgentMaxRSSMiB, "agent_rss_peak_MiB")
+	b.ReportMetric(s[modeAgent.name].UprobeHitsPerRequest, "uprobe_hits/req")
+	b.ReportMetric(s[modeAgent.name].AgentCPUPerSpanUS, "agent_cpu_us/span")
+	b.ReportMetric(s[modeAgent.name].AgentCPUPerSpanUS/1000, "agent_cpu_s/1000spans")
+	b.ReportMetric(s[modeAgent.name].AgentSteadyRSSMiB, "agent_rss_steady_MiB")
+	b.ReportMetric(s[modeAgent.name].AgentMaxRSSMiB, "agent_rss_peak_MiB")
 }
 
 // wrkResult is what one wrk run reports.
@@ -192,11 +192,8 @@ func runWrk(b *testing.B, wrk, url string, appPID int, d time.Duration) wrkResul
 	return r
 }
 
-// measureAgent attaches the agent to the app, runs wrk and collects the
-// agent's costs: CPU, peak RSS, uprobe hits, spans delivered.
-// Without export (OTEL_TRACES_EXPORTER=none) it shows the cost of probes,
-// ring buffer and span building alone.
-// agentMode is one way the benchmark runs the agent.
+// agentMode is one way the benchmark runs the agent: a name for the
+// table and its environment, given the receiver's address.
 type agentMode struct {
 	name string
 	env  func(receiver string) []string
@@ -204,7 +201,7 @@ type agentMode struct {
 
 var (
 	// modeAgent exports every span.
-	modeAgent = agentMode{"agent", func(rcv string) []string { return otlpEnv(rcv) }}
+	modeAgent = agentMode{"agent", otlpEnv}
 	// modeNoExport builds every span and drops it.
 	modeNoExport = agentMode{"agent-noexport", func(string) []string { return agentEnv("OTEL_TRACES_EXPORTER=none") }}
 	// modeSampled exports one trace in ten, as a busy service would be
@@ -214,13 +211,16 @@ var (
 	}}
 )
 
+// measureAgent attaches the agent to the app as am says, runs wrk and
+// collects the agent's costs: CPU, peak RSS, uprobe hits, spans delivered.
+// Without export (modeNoExport) it shows the cost of probes, ring buffer
+// and span building alone.
 func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats bool, am agentMode) benchRow {
 	b.Helper()
 	rcv := startSpanCounter(b)
 	defer rcv.stop()
 	health := fmt.Sprintf("127.0.0.1:%d", freePort(b))
 	before := uprobeRunCounts(b)
-	mode := am.name
 	agent := startAgent(b, am.env(rcv.addr), "--pid", strconv.Itoa(pid), "--health-addr", health)
 	waitAttached(b, agent)
 	ours := newPrograms(b, before)
@@ -270,7 +270,7 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 		hits, bpfTime = probeCost(ours, after)
 	}
 	return benchRow{
-		mode: mode, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: at2.records - at1.records,
+		mode: am.name, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: at2.records - at1.records,
 		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: at2.cpu - at1.cpu,
 		firstCPU: at1.cpu - at0.cpu, firstRecords: at1.records - at0.records, rcvCPU: rcvCPU, maxRSS: hwm, steadyRSS: steady,
 	}

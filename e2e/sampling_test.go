@@ -19,6 +19,38 @@ import (
 // whatever its sampled flag.
 var outgoingRE = regexp.MustCompile(`traceparent: 00-([0-9a-f]{32})-[0-9a-f]{16}-(0[01])\r\n`)
 
+// randomTraceID draws a trace id from rng.
+func randomTraceID(rng *rand.Rand) trace.TraceID {
+	var id trace.TraceID
+	for i := range id {
+		id[i] = byte(rng.Uint32())
+	}
+	return id
+}
+
+// traceparentFor is a version 00 traceparent in trace id, from a random
+// parent span, with the sampled flag set or not.
+func traceparentFor(rng *rand.Rand, id trace.TraceID, sampled bool) string {
+	flags := 0
+	if sampled {
+		flags = 1
+	}
+	return fmt.Sprintf("00-%s-%016x-%02x", id, rng.Uint64()|1, flags)
+}
+
+// scopesByTrace counts the received spans by trace id (hex) and scope.
+func scopesByTrace(spans []otlptest.Span) map[string]map[string]int {
+	byTrace := map[string]map[string]int{}
+	for _, s := range spans {
+		id := hex.EncodeToString(s.Span.GetTraceId())
+		if byTrace[id] == nil {
+			byTrace[id] = map[string]int{}
+		}
+		byTrace[id][s.Scope]++
+	}
+	return byTrace
+}
+
 // TestSampling runs /chain under OTEL_TRACES_SAMPLER with a ratio of 0.25,
 // calling a server that records the bytes of each outgoing request. Its
 // traceparent shows each trace's decision, exported or not, so each one
@@ -38,11 +70,7 @@ func TestSampling(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	traceIDFor := func(keep bool) trace.TraceID {
 		for {
-			var id trace.TraceID
-			for i := range id {
-				id[i] = byte(rng.Uint32())
-			}
-			if kept(id) == keep {
+			if id := randomTraceID(rng); kept(id) == keep {
 				return id
 			}
 		}
@@ -76,7 +104,7 @@ func TestSampling(t *testing.T) {
 				p := &parent{sampled: i%2 == 0}
 				p.id = traceIDFor(!p.sampled) // the ratio disagrees with the caller
 				c := chain
-				c.traceparent = fmt.Sprintf("00-%s-%016x-%02d", p.id, rng.Uint64()|1, map[bool]int{true: 1}[p.sampled])
+				c.traceparent = traceparentFor(rng, p.id, p.sampled)
 				calls, parents = append(calls, c), append(parents, p)
 			}
 			rng.Shuffle(len(calls), func(i, j int) {
@@ -143,14 +171,7 @@ func TestSampling(t *testing.T) {
 			}
 			agent.stop(t, 15*time.Second)
 
-			spans := map[string]map[string]int{} // trace id -> scope -> count
-			for _, s := range rcv.Spans() {
-				id := hex.EncodeToString(s.Span.GetTraceId())
-				if spans[id] == nil {
-					spans[id] = map[string]int{}
-				}
-				spans[id][s.Scope]++
-			}
+			spans := scopesByTrace(rcv.Spans())
 			for id, sampled := range want {
 				got := spans[id]
 				switch {
@@ -191,12 +212,9 @@ func TestSamplingParentOnly(t *testing.T) {
 		c := db
 		switch i % 3 {
 		case 1, 2:
-			var id trace.TraceID
-			for k := range id {
-				id[k] = byte(rng.Uint32())
-			}
-			c.traceparent = fmt.Sprintf("00-%s-%016x-0%d", id, rng.Uint64()|1, i%3-1)
-			if i%3 == 2 {
+			id, sampled := randomTraceID(rng), i%3 == 2
+			c.traceparent = traceparentFor(rng, id, sampled)
+			if sampled {
 				want[id.String()] = true
 			}
 		}
@@ -212,14 +230,7 @@ func TestSamplingParentOnly(t *testing.T) {
 	}
 	agent.stop(t, 15*time.Second)
 
-	got := map[string]map[string]int{}
-	for _, s := range rcv.Spans() {
-		id := hex.EncodeToString(s.Span.GetTraceId())
-		if got[id] == nil {
-			got[id] = map[string]int{}
-		}
-		got[id][s.Scope]++
-	}
+	got := scopesByTrace(rcv.Spans())
 	for id := range want {
 		if g := got[id]; g[serverScope] != 1 || g[dbScope] != 1 || len(g) != 2 {
 			t.Errorf("sampled trace %s arrived as %v, want one server and one database span", id, g)

@@ -95,6 +95,15 @@ func (f *funcPatterns) Set(v string) error {
 
 type lookupFunc func(string) (string, bool)
 
+// envBool reads the boolean variable name, whose value is v.
+func envBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("invalid %s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
 // loadConfig applies defaults, then the environment, then the flags.
 func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, error) {
 	cfg := config{logLevel: slog.LevelInfo}
@@ -145,9 +154,9 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		// The OpenTelemetry Go agent's opt-in: true keeps statements, here
 		// sanitized (raw only when asked for by name); false leaves them
 		// out, as that agent did.
-		include, err := strconv.ParseBool(v)
+		include, err := envBool(n, v)
 		if err != nil {
-			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+			return cfg, err
 		}
 		if !include {
 			cfg.agent.QueryText = probe.QueryTextOff
@@ -164,17 +173,17 @@ func loadConfig(args []string, lookup lookupFunc, stderr io.Writer) (config, err
 		}
 	}
 	if n, v, ok := env("SPANPROBE_FUNC_ARGS"); ok {
-		b, err := strconv.ParseBool(v)
+		b, err := envBool(n, v)
 		if err != nil {
-			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+			return cfg, err
 		}
 		cfg.agent.FuncArgs = b
 	}
 	nopSites := true
 	if n, v, ok := env("SPANPROBE_NOP_SITES"); ok {
-		b, err := strconv.ParseBool(v)
+		b, err := envBool(n, v)
 		if err != nil {
-			return cfg, fmt.Errorf("invalid %s=%q: want true or false", n, v)
+			return cfg, err
 		}
 		nopSites = b
 	}
