@@ -62,12 +62,11 @@ func BenchmarkAgentOverhead(b *testing.B) {
 			b.Fatalf("SPANPROBE_BENCH_DURATION=%q: %v", v, err)
 		}
 	}
-	stats := enableBPFStats(b)
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	sites := agentSites(b, a.pid())
 	for _, route := range benchRoutes {
 		b.Run(strings.TrimPrefix(route, "/"), func(b *testing.B) {
-			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), sites, dur, stats)
+			benchRoute(b, wrk, "http://"+a.addr+route, a.pid(), sites, dur)
 		})
 	}
 }
@@ -76,14 +75,14 @@ func BenchmarkAgentOverhead(b *testing.B) {
 // drift of the machine meets each mode in each position.
 const benchRounds = 4
 
-func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur time.Duration, stats bool) {
+func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur time.Duration) {
 	runWrk(b, wrk, url, pid, 2*time.Second) // warm-up: connections, page cache, CPU frequency
 	modes := []func() benchRow{
 		func() benchRow { return benchRow{mode: "baseline", wrkResult: runWrk(b, wrk, url, pid, dur)} },
-		func() benchRow { return measureFloor(b, wrk, url, pid, sites, dur, stats) },
-		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeAgent) },
-		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeNoExport) },
-		func() benchRow { return measureAgent(b, wrk, url, pid, dur, stats, modeSampled) },
+		func() benchRow { return measureFloor(b, wrk, url, pid, sites, dur) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeAgent) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeNoExport) },
+		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeSampled) },
 	}
 	var rows []benchRow
 	for round := 1; round <= benchRounds; round++ {
@@ -136,15 +135,11 @@ type benchRow struct {
 	firstRecords int
 	dropped      float64            // spanprobe_spans_dropped_total
 	drops        map[string]float64 // the same by reason, non-zero only
-	uprobeHits   int64              // run_cnt delta of the agent's uprobe_ programs; -1 unknown
-	// steppedHits are the hits on single-stepped sites (noop-probes, whose
-	// sites are the agent's); -1 unknown.
-	steppedHits int64
-	bpfTime     time.Duration // run_time_ns delta of the same programs
-	cpu         time.Duration
-	rcvCPU      time.Duration // this process (the OTLP receiver) over the same window
-	maxRSS      int64         // bytes, VmHWM
-	steadyRSS   int64         // bytes, VmRSS in the second half of the load (rssStats)
+	probeSample                     // the probes' hits and BPF time, from a run of their own
+	cpu          time.Duration
+	rcvCPU       time.Duration // this process (the OTLP receiver) over the same window
+	maxRSS       int64         // bytes, VmHWM
+	steadyRSS    int64         // bytes, VmRSS in the second half of the load (rssStats)
 }
 
 var (
@@ -215,7 +210,7 @@ var (
 // collects the agent's costs: CPU, peak RSS, uprobe hits, spans delivered.
 // Without export (modeNoExport) it shows the cost of probes, ring buffer
 // and span building alone.
-func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats bool, am agentMode) benchRow {
+func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, am agentMode) benchRow {
 	b.Helper()
 	rcv := startSpanCounter(b)
 	defer rcv.stop()
@@ -262,16 +257,13 @@ func measureAgent(b *testing.B, wrk, url string, pid int, d time.Duration, stats
 	rcvCPU := procCPU(b, os.Getpid()) - self0
 	hwm := procHWM(b, agent.pid())
 	m := scrape(b, health)
-	after := uprobeRunCounts(b)
+	spans := int(rcv.spans.Load())
+	sample := sampleProbes(b, ours, func() int { return runWrk(b, wrk, url, pid, statsSample).requests })
 	agent.stop(b, 30*time.Second)
 
-	hits, bpfTime := int64(-1), time.Duration(0)
-	if stats && len(ours) > 0 {
-		hits, bpfTime = probeCost(ours, after)
-	}
 	return benchRow{
-		mode: am.name, wrkResult: res, spans: int(rcv.spans.Load()), records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: at2.records - at1.records,
-		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), uprobeHits: hits, bpfTime: bpfTime, cpu: at2.cpu - at1.cpu,
+		mode: am.name, wrkResult: res, spans: spans, records: int(m.sum("spanprobe_ringbuf_records_read_total", "")), cpuRecords: at2.records - at1.records,
+		dropped: m.sum("spanprobe_spans_dropped_total", ""), drops: dropReasons(m), probeSample: sample, cpu: at2.cpu - at1.cpu,
 		firstCPU: at1.cpu - at0.cpu, firstRecords: at1.records - at0.records, rcvCPU: rcvCPU, maxRSS: hwm, steadyRSS: steady,
 	}
 }
@@ -290,21 +282,52 @@ func dropReasons(m metrics) map[string]float64 {
 	return drops
 }
 
-// enableBPFStats turns on BPF run-time statistics (run_cnt, run_time_ns)
-// until the benchmark ends. It uses BPF_ENABLE_STATS rather than writing
-// kernel.bpf_stats_enabled: the kernel counts the holders of the returned
-// descriptor, so concurrent users cannot switch statistics off under each
-// other and nothing is left on if the benchmark dies. It reports false when
-// statistics are unavailable.
-func enableBPFStats(b *testing.B) bool {
+// probeSample is what a mode's programs did over a load of their own.
+type probeSample struct {
+	uprobeHits int64 // run_cnt delta of the uprobe_ programs; -1 unknown
+	// steppedHits are the hits on single-stepped sites (noop-probes, whose
+	// sites are the agent's); -1 unknown.
+	steppedHits int64
+	bpfTime     time.Duration // run_time_ns delta of the uprobe_ and tp_ programs
+	hitRequests int           // the requests of that load
+}
+
+// statsSample is the length of the wrk run that sampleProbes measures.
+const statsSample = time.Second
+
+// sampleProbes runs load (which returns its request count) with BPF
+// run-time statistics on, and returns what the programs ours (by ID) did
+// meanwhile. Statistics cost every program run two clock reads: about
+// 1 us of app CPU and 2-3% of /hello's throughput here, which a
+// production agent does not pay. So the measured runs go without, and
+// only this extra run pays. BPF_ENABLE_STATS rather than writing
+// kernel.bpf_stats_enabled: the kernel counts the holders of the
+// descriptor, so concurrent users cannot switch statistics off under
+// each other and nothing is left on if the benchmark dies.
+func sampleProbes(b *testing.B, ours map[int]progStats, load func() int) probeSample {
 	b.Helper()
+	s := probeSample{uprobeHits: -1, steppedHits: -1}
+	if len(ours) == 0 {
+		return s
+	}
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
 		b.Logf("enabling BPF statistics: %v", err)
-		return false
+		return s
 	}
-	b.Cleanup(func() { stats.Close() })
-	return true
+	defer stats.Close()
+	start := uprobeRunCounts(b)
+	maps.DeleteFunc(start, func(id int, _ progStats) bool { _, ok := ours[id]; return !ok })
+	s.hitRequests = load()
+	end := uprobeRunCounts(b)
+	s.uprobeHits, s.bpfTime = probeCost(start, end)
+	s.steppedHits = 0
+	for id, c0 := range start {
+		if c0.name == noopStepped {
+			s.steppedHits += end[id].runs - c0.runs
+		}
+	}
+	return s
 }
 
 type progStats struct {
@@ -320,7 +343,8 @@ var sharesTrap = map[string]bool{
 }
 
 // newPrograms returns the uprobe programs loaded since the snapshot before:
-// the ones just attached, not someone else's.
+// the ones just attached, not someone else's (their counts are 0 but for
+// statistics someone else turned on).
 func newPrograms(b *testing.B, before map[int]progStats) map[int]progStats {
 	b.Helper()
 	progs := uprobeRunCounts(b)
@@ -489,7 +513,8 @@ func summarize(rows []benchRow) benchSummary {
 	s := benchSummary{}
 	n := map[string]int{}
 	hits := map[string]int64{}
-	stepped := int64(0) // of the floor's hits; -1 unknown
+	hitReqs := map[string]int{} // the requests those hits were counted over
+	stepped := int64(0)         // of the floor's hits; -1 unknown
 	records, allRecords := map[string]int{}, map[string]int{}
 	cpu, allCPU := map[string]time.Duration{}, map[string]time.Duration{}
 	appCPU := map[string]time.Duration{}
@@ -513,6 +538,7 @@ func summarize(rows []benchRow) benchSummary {
 			hits[r.mode] = -1
 		} else {
 			hits[r.mode] += r.uprobeHits
+			hitReqs[r.mode] += r.hitRequests
 		}
 		if r.mode == modeFloor {
 			if r.steppedHits < 0 || stepped < 0 {
@@ -543,13 +569,13 @@ func summarize(rows []benchRow) benchSummary {
 			continue
 		}
 		m.UprobeHitsPerRequest = -1
-		if hits[mode] >= 0 && m.Requests > 0 {
-			m.UprobeHitsPerRequest = float64(hits[mode]) / float64(m.Requests)
+		if hits[mode] >= 0 && hitReqs[mode] > 0 {
+			m.UprobeHitsPerRequest = float64(hits[mode]) / float64(hitReqs[mode])
 		}
 		if mode == modeFloor {
 			m.SteppedHitsPerRequest = -1
-			if stepped >= 0 && m.Requests > 0 {
-				m.SteppedHitsPerRequest = float64(stepped) / float64(m.Requests)
+			if stepped >= 0 && hitReqs[mode] > 0 {
+				m.SteppedHitsPerRequest = float64(stepped) / float64(hitReqs[mode])
 			}
 		}
 		if records[mode] > 0 {
@@ -589,8 +615,8 @@ func printBench(rows []benchRow, s benchSummary) {
 			continue
 		}
 		hits, perHit := "n/a", "n/a"
-		if r.uprobeHits >= 0 {
-			hits = fmt.Sprintf("%.2f", float64(r.uprobeHits)/float64(r.requests))
+		if r.uprobeHits >= 0 && r.hitRequests > 0 {
+			hits = fmt.Sprintf("%.2f", float64(r.uprobeHits)/float64(r.hitRequests))
 		}
 		if r.uprobeHits > 0 {
 			perHit = (r.bpfTime / time.Duration(r.uprobeHits)).String()

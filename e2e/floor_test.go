@@ -159,25 +159,15 @@ func attachNoop(b *testing.B, pid int, sites probeSites) (detach func()) {
 }
 
 // measureFloor runs wrk with the no-op program on the agent's sites.
-func measureFloor(b *testing.B, wrk, url string, pid int, sites probeSites, d time.Duration, stats bool) benchRow {
+func measureFloor(b *testing.B, wrk, url string, pid int, sites probeSites, d time.Duration) benchRow {
 	b.Helper()
 	before := uprobeRunCounts(b)
 	detach := attachNoop(b, pid, sites)
+	defer detach()
 	ours := newPrograms(b, before)
 	res := runWrk(b, wrk, url, pid, d)
-	after := uprobeRunCounts(b)
-	detach()
-	row := benchRow{mode: modeFloor, wrkResult: res, uprobeHits: -1, steppedHits: -1}
-	if stats && len(ours) > 0 {
-		row.uprobeHits, row.bpfTime = probeCost(ours, after)
-		row.steppedHits = 0
-		for id, c0 := range ours {
-			if c0.name == noopStepped {
-				row.steppedHits += after[id].runs - c0.runs
-			}
-		}
-	}
-	return row
+	sample := sampleProbes(b, ours, func() int { return runWrk(b, wrk, url, pid, statsSample).requests })
+	return benchRow{mode: modeFloor, wrkResult: res, probeSample: sample}
 }
 
 const (

@@ -26,3 +26,27 @@ func TestSummarizeRatio(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarizeHitsPerSampledRequest checks hits per request divide the
+// hits by the requests of the statistics sample they were counted over
+// (sampleProbes), not by the measured run's, and that one unknown sample
+// makes the mode's figure unknown.
+func TestSummarizeHitsPerSampledRequest(t *testing.T) {
+	rows := []benchRow{
+		{round: 1, mode: "baseline", wrkResult: wrkResult{rps: 100, requests: 5000}},
+		{round: 1, mode: "agent", wrkResult: wrkResult{rps: 80, requests: 4000}, probeSample: probeSample{uprobeHits: 300, hitRequests: 100}},
+		{round: 2, mode: "agent", wrkResult: wrkResult{rps: 80, requests: 4000}, probeSample: probeSample{uprobeHits: 500, hitRequests: 300}},
+		{round: 1, mode: modeFloor, wrkResult: wrkResult{rps: 90, requests: 4500}, probeSample: probeSample{uprobeHits: 20, steppedHits: 10, hitRequests: 10}},
+		{round: 2, mode: modeFloor, wrkResult: wrkResult{rps: 90, requests: 4500}, probeSample: probeSample{uprobeHits: -1, steppedHits: -1}},
+	}
+	s := summarize(rows)
+	if got := s["agent"].UprobeHitsPerRequest; math.Abs(got-2) > 1e-9 {
+		t.Errorf("agent hits per request = %v, want 2 (800 hits over 400 sampled requests)", got)
+	}
+	if got := s[modeFloor].UprobeHitsPerRequest; got != -1 {
+		t.Errorf("floor hits per request = %v, want -1 (one sample unknown)", got)
+	}
+	if got := s[modeFloor].SteppedHitsPerRequest; got != -1 {
+		t.Errorf("floor single-stepped hits per request = %v, want -1 (one sample unknown)", got)
+	}
+}
