@@ -485,10 +485,14 @@ func procStatus(pid int, field string) (int64, error) {
 
 // modeSummary averages the rounds of one mode.
 type modeSummary struct {
-	RPS             float64 `json:"rps"`
-	P50MS           float64 `json:"p50_ms"`
-	P99MS           float64 `json:"p99_ms"`
-	ThroughputRatio float64 `json:"throughput_ratio,omitempty"` // rps / baseline rps
+	RPS   float64 `json:"rps"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	// ThroughputRatio is the median over rounds of rps / the round's
+	// baseline rps: a round's modes run within a minute of each other,
+	// and one slow baseline (it happens here) moved a ratio of means by
+	// 5 points.
+	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	Requests        int     `json:"requests"`
 	AppCPUPerReqUS  float64 `json:"app_cpu_us_per_request"`
 	Spans           int     `json:"spans_received,omitempty"`
@@ -585,16 +589,32 @@ func summarize(rows []benchRow) benchSummary {
 			m.AgentCPUPerSpanAllUS = float64(allCPU[mode]) / float64(time.Microsecond) / float64(allRecords[mode])
 		}
 	}
-	// Ratios only once every mode is averaged: map order would otherwise
-	// divide by the baseline's sum over rounds.
-	if b := s["baseline"]; b != nil && b.RPS > 0 {
-		for mode, m := range s {
-			if mode != "baseline" {
-				m.ThroughputRatio = m.RPS / b.RPS
-			}
+	base := map[int]float64{}
+	for _, r := range rows {
+		if r.mode == "baseline" {
+			base[r.round] = r.rps
 		}
 	}
+	ratios := map[string][]float64{}
+	for _, r := range rows {
+		if r.mode != "baseline" && base[r.round] > 0 {
+			ratios[r.mode] = append(ratios[r.mode], r.rps/base[r.round])
+		}
+	}
+	for mode, rs := range ratios {
+		s[mode].ThroughputRatio = medianFloat(rs)
+	}
 	return s
+}
+
+// medianFloat returns the median of v, the mean of the middle two when
+// there is an even number; v must not be empty.
+func medianFloat(v []float64) float64 {
+	v = slices.Sorted(slices.Values(v))
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // perHitCost is the app CPU a uprobe hit adds, trap included: the growth of

@@ -2,28 +2,38 @@ package e2e
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
-// TestSummarizeRatio checks the throughput ratio is the mean agent rate over
-// the mean baseline rate, whatever order the modes are visited in.
+// TestSummarizeRatio checks the throughput ratio is the median over rounds
+// of each round's rate over that round's baseline, whatever order the rows
+// come in, so that one slow baseline does not move it.
 func TestSummarizeRatio(t *testing.T) {
 	rows := []benchRow{
 		{round: 1, mode: "baseline", wrkResult: wrkResult{rps: 40000, requests: 1}},
 		{round: 1, mode: "agent", wrkResult: wrkResult{rps: 20000, requests: 1}},
 		{round: 1, mode: "agent-noexport", wrkResult: wrkResult{rps: 30000, requests: 1}},
-		{round: 2, mode: "baseline", wrkResult: wrkResult{rps: 60000, requests: 1}},
 		{round: 2, mode: "agent", wrkResult: wrkResult{rps: 30000, requests: 1}},
 		{round: 2, mode: "agent-noexport", wrkResult: wrkResult{rps: 40000, requests: 1}},
+		{round: 2, mode: "baseline", wrkResult: wrkResult{rps: 60000, requests: 1}},
+		{round: 3, mode: "agent-noexport", wrkResult: wrkResult{rps: 30000, requests: 1}},
+		{round: 3, mode: "baseline", wrkResult: wrkResult{rps: 20000, requests: 1}}, // slow
+		{round: 3, mode: "agent", wrkResult: wrkResult{rps: 12000, requests: 1}},
 	}
 	for i := 0; i < 50; i++ { // map order varies from call to call
+		rand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 		s := summarize(rows)
+		// agent: 0.5, 0.5 and 0.6; noexport: 0.75, 0.667 and 1.5.
 		if got := s["agent"].ThroughputRatio; math.Abs(got-0.5) > 1e-9 {
 			t.Fatalf("agent ratio = %v, want 0.5", got)
 		}
-		if got := s["agent-noexport"].ThroughputRatio; math.Abs(got-0.7) > 1e-9 {
-			t.Fatalf("noexport ratio = %v, want 0.7", got)
+		if got := s["agent-noexport"].ThroughputRatio; math.Abs(got-0.75) > 1e-9 {
+			t.Fatalf("noexport ratio = %v, want 0.75", got)
 		}
+	}
+	if got := medianFloat([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 1, 2, 3, 4 = %v, want 2.5", got)
 	}
 }
 
