@@ -78,20 +78,23 @@ const benchRounds = 4
 func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur time.Duration) {
 	runWrk(b, wrk, url, pid, 2*time.Second) // warm-up: connections, page cache, CPU frequency
 	modes := []func() benchRow{
-		func() benchRow { return benchRow{mode: "baseline", wrkResult: runWrk(b, wrk, url, pid, dur)} },
 		func() benchRow { return measureFloor(b, wrk, url, pid, sites, dur) },
 		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeAgent) },
 		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeNoExport) },
 		func() benchRow { return measureAgent(b, wrk, url, pid, dur, modeSampled) },
 	}
 	var rows []benchRow
-	for round := 1; round <= benchRounds; round++ {
-		for i := range modes {
-			r := modes[(i+round-1)%len(modes)]()
-			r.round = round
-			rows = append(rows, r)
+	for _, step := range benchOrder(benchRounds, len(modes)) {
+		var r benchRow
+		if step.mode < 0 {
+			r = benchRow{mode: "baseline", wrkResult: runWrk(b, wrk, url, pid, dur)}
+		} else {
+			r = modes[step.mode]()
 		}
+		r.round = step.round
+		rows = append(rows, r)
 	}
+	setBaseRates(rows)
 	s := summarize(rows)
 	fmt.Println(url)
 	printBench(rows, s)
@@ -104,6 +107,63 @@ func benchRoute(b *testing.B, wrk, url string, pid int, sites probeSites, dur ti
 	b.ReportMetric(s[modeAgent.name].AgentCPUPerSpanUS/1000, "agent_cpu_s/1000spans")
 	b.ReportMetric(s[modeAgent.name].AgentSteadyRSSMiB, "agent_rss_steady_MiB")
 	b.ReportMetric(s[modeAgent.name].AgentMaxRSSMiB, "agent_rss_peak_MiB")
+}
+
+// benchStep is one run of benchRoute: mode indexes its modes, -1 is the
+// baseline.
+type benchStep struct{ round, mode int }
+
+// benchOrder runs every mode once a round, their order turning each round,
+// with a baseline first and after every second mode: B m m B m m B m m
+// B... Each mode's run so has a baseline at most one run away on either
+// side: the machine's speed drifts within a minute here, and one slow
+// baseline per round had moved a ratio by 5 points.
+func benchOrder(rounds, modes int) []benchStep {
+	steps := []benchStep{{1, -1}}
+	for round := 1; round <= rounds; round++ {
+		for i := range modes {
+			steps = append(steps, benchStep{round, (i + round - 1) % modes})
+			if i%2 == 1 || i == modes-1 {
+				steps = append(steps, benchStep{round, -1})
+			}
+		}
+	}
+	return steps
+}
+
+// setBaseRates sets each mode run's baseRPS to the mean rate of the
+// baseline runs just before and after it.
+func setBaseRates(rows []benchRow) {
+	for i := range rows {
+		if rows[i].mode == "baseline" {
+			continue
+		}
+		var sum float64
+		var n int
+		for j := i - 1; j >= 0; j-- {
+			if rows[j].mode == "baseline" {
+				sum, n = sum+rows[j].rps, n+1
+				break
+			}
+		}
+		for j := i + 1; j < len(rows); j++ {
+			if rows[j].mode == "baseline" {
+				sum, n = sum+rows[j].rps, n+1
+				break
+			}
+		}
+		if n > 0 {
+			rows[i].baseRPS = sum / float64(n)
+		}
+	}
+}
+
+// ratio is the run's rate over its baselines' (setBaseRates), for the table.
+func (r benchRow) ratio() string {
+	if r.baseRPS <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f", r.rps/r.baseRPS)
 }
 
 // wrkResult is what one wrk run reports.
@@ -126,9 +186,10 @@ type benchRow struct {
 	round int
 	mode  string // baseline | noop-probes (floor_test.go) | agent (OTLP export) | agent-noexport (OTEL_TRACES_EXPORTER=none)
 	wrkResult
-	spans      int // spans the receiver got
-	records    int // spanprobe_ringbuf_records_read_total: spans built
-	cpuRecords int // of those, the ones read while cpu was measured
+	baseRPS    float64 // the baselines' rate around this run (setBaseRates)
+	spans      int     // spans the receiver got
+	records    int     // spanprobe_ringbuf_records_read_total: spans built
+	cpuRecords int     // of those, the ones read while cpu was measured
 	// firstCPU and firstRecords are the agent's CPU and records read in the
 	// load's first second (warmup), which cpu and cpuRecords leave out.
 	firstCPU     time.Duration
@@ -488,10 +549,8 @@ type modeSummary struct {
 	RPS   float64 `json:"rps"`
 	P50MS float64 `json:"p50_ms"`
 	P99MS float64 `json:"p99_ms"`
-	// ThroughputRatio is the median over rounds of rps / the round's
-	// baseline rps: a round's modes run within a minute of each other,
-	// and one slow baseline (it happens here) moved a ratio of means by
-	// 5 points.
+	// ThroughputRatio is the median over the mode's runs of their rate
+	// over the baselines' around them (benchOrder).
 	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	Requests        int     `json:"requests"`
 	AppCPUPerReqUS  float64 `json:"app_cpu_us_per_request"`
@@ -589,16 +648,10 @@ func summarize(rows []benchRow) benchSummary {
 			m.AgentCPUPerSpanAllUS = float64(allCPU[mode]) / float64(time.Microsecond) / float64(allRecords[mode])
 		}
 	}
-	base := map[int]float64{}
-	for _, r := range rows {
-		if r.mode == "baseline" {
-			base[r.round] = r.rps
-		}
-	}
 	ratios := map[string][]float64{}
 	for _, r := range rows {
-		if r.mode != "baseline" && base[r.round] > 0 {
-			ratios[r.mode] = append(ratios[r.mode], r.rps/base[r.round])
+		if r.mode != "baseline" && r.baseRPS > 0 {
+			ratios[r.mode] = append(ratios[r.mode], r.rps/r.baseRPS)
 		}
 	}
 	for mode, rs := range ratios {
@@ -628,10 +681,10 @@ func perHitCost(base, m *modeSummary) float64 {
 
 func printBench(rows []benchRow, s benchSummary) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "round\tmode\treq/s\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\t(1st s)\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
+	fmt.Fprintln(w, "round\tmode\treq/s\tvs. baselines around\tp50\tp99\trequests\tapp CPU/req\tspans built\tspans received\tdropped\tuprobe hits/req\tBPF time/hit\tagent CPU/span\t(1st s)\tagent RSS steady\tagent max RSS\treceiver CPU/span\t")
 	for _, r := range rows {
 		if r.mode == "baseline" {
-			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t-\t%v\t%v\t%d\t%v\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq())
 			continue
 		}
 		hits, perHit := "n/a", "n/a"
@@ -642,7 +695,7 @@ func printBench(rows []benchRow, s benchSummary) {
 			perHit = (r.bpfTime / time.Duration(r.uprobeHits)).String()
 		}
 		if r.mode == modeFloor {
-			fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t-\t-\t-\t%s\t%s\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.p50, r.p99, r.requests, r.appCPUPerReq(), hits, perHit)
+			fmt.Fprintf(w, "%d\t%s\t%.0f\t%s\t%v\t%v\t%d\t%v\t-\t-\t-\t%s\t%s\t-\t-\t-\t-\t-\t\n", r.round, r.mode, r.rps, r.ratio(), r.p50, r.p99, r.requests, r.appCPUPerReq(), hits, perHit)
 			continue
 		}
 		perSpan, firstPerSpan, rcvPerSpan := "n/a", "n/a", "-"
@@ -655,7 +708,7 @@ func printBench(rows []benchRow, s benchSummary) {
 		if r.spans > 0 {
 			rcvPerSpan = (r.rcvCPU / time.Duration(r.spans)).Round(10 * time.Nanosecond).String()
 		}
-		fmt.Fprintf(w, "%d\t%s\t%.0f\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.mode, r.rps, r.p50, r.p99,
+		fmt.Fprintf(w, "%d\t%s\t%.0f\t%s\t%v\t%v\t%d\t%v\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.mode, r.rps, r.ratio(), r.p50, r.p99,
 			r.requests, r.appCPUPerReq(), r.records, r.spans, r.dropped, hits, perHit, perSpan, firstPerSpan, mib(r.steadyRSS), mib(r.maxRSS), rcvPerSpan)
 	}
 	w.Flush()
