@@ -10,7 +10,7 @@
 #   4. the long fault runs: SPANPROBE_FAULT_DURATION (60s here, 10s in
 #      make test) of stack growth, and a collector outage of half that.
 # SPANPROBE_BENCH_DURATION sets the length of each wrk run (default 5s, four
-# rounds of every mode).
+# rounds of every mode, a baseline run before and after every two).
 set -euo pipefail
 go=${GO:-go}
 out=$(mktemp)
