@@ -134,22 +134,25 @@ func benchOrder(rounds, modes int) []benchStep {
 // setBaseRates sets each mode run's baseRPS to the mean rate of the
 // baseline runs just before and after it.
 func setBaseRates(rows []benchRow) {
+	// nearest returns the rate of the first baseline from row i on in
+	// direction step (-1 or 1).
+	nearest := func(i, step int) (float64, bool) {
+		for j := i + step; j >= 0 && j < len(rows); j += step {
+			if rows[j].mode == "baseline" {
+				return rows[j].rps, true
+			}
+		}
+		return 0, false
+	}
 	for i := range rows {
 		if rows[i].mode == "baseline" {
 			continue
 		}
 		var sum float64
 		var n int
-		for j := i - 1; j >= 0; j-- {
-			if rows[j].mode == "baseline" {
-				sum, n = sum+rows[j].rps, n+1
-				break
-			}
-		}
-		for j := i + 1; j < len(rows); j++ {
-			if rows[j].mode == "baseline" {
-				sum, n = sum+rows[j].rps, n+1
-				break
+		for _, step := range []int{-1, 1} {
+			if rps, ok := nearest(i, step); ok {
+				sum, n = sum+rps, n+1
 			}
 		}
 		if n > 0 {

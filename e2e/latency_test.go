@@ -30,6 +30,7 @@ import (
 func BenchmarkUnloadedLatency(b *testing.B) {
 	requireBPF(b)
 	const rounds, n = 24, 150
+	const sampleN = 50 // requests with BPF statistics on, after the agent's measured ones
 	a := startApp(b, bins.app, "-downstream", startDownstream(b).URL)
 	sites := agentSites(b, a.pid())
 	uprobesOnly, tracepointsOnly := sites, sites
@@ -49,7 +50,7 @@ func BenchmarkUnloadedLatency(b *testing.B) {
 					return run()
 				}
 			}
-			// The agent's BPF time, from a run of 50 more requests with
+			// The agent's BPF time, from a run of sampleN more requests with
 			// statistics on after each measured one (sampleProbes).
 			var bpfTime time.Duration
 			var bpfRequests int
@@ -63,7 +64,7 @@ func BenchmarkUnloadedLatency(b *testing.B) {
 				ours := newPrograms(b, before)
 				client.median(b, 50)
 				d := client.median(b, n)
-				s := sampleProbes(b, ours, func() int { client.median(b, 50); return 50 })
+				s := sampleProbes(b, ours, func() int { client.median(b, sampleN); return sampleN })
 				bpfTime += s.bpfTime
 				bpfRequests += s.hitRequests
 				return d
