@@ -80,6 +80,8 @@ func TestRequestTrees(t *testing.T) {
 	variants := []variant{
 		{name: "sqlite", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
 		{name: "sqlite stripped", bin: bins.appStripped, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
+		// Loaded at a random address: type names need the process's load bias.
+		{name: "sqlite position-independent", bin: bins.appPIE, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error"},
 		{name: "postgresql", bin: bins.app, system: "postgresql", placeholder: dollar, dialErr: "*net.OpError", dbErr: "*github.com/jackc/pgx/v5/pgconn.PgError"},
 		{name: "sqlite RET exits", bin: bins.app, system: "sqlite", placeholder: question, dialErr: "*net.OpError", dbErr: "*modernc.org/sqlite.Error", exits: "ret"},
 	}

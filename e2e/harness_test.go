@@ -29,6 +29,7 @@ var bins struct {
 	agent       string
 	app         string // sampleapp
 	appStripped string // sampleapp built with -ldflags=-s -w
+	appPIE      string // sampleapp built with -buildmode=pie, stripped
 	noHTTP      string // testdata/nohttp: a Go program without net/http
 	agentErr    error  // the agent may not build yet; only its users fail
 	appGo       string // the sample app's Go version, e.g. "go1.26.8"
@@ -69,6 +70,7 @@ func buildAll(dir string) error {
 	bins.agent = filepath.Join(dir, "spanprobe")
 	bins.app = filepath.Join(dir, "sampleapp")
 	bins.appStripped = filepath.Join(dir, "sampleapp-stripped")
+	bins.appPIE = filepath.Join(dir, "sampleapp-pie")
 	bins.noHTTP = filepath.Join(dir, "nohttp")
 	builds := []struct {
 		out  string
@@ -81,6 +83,7 @@ func buildAll(dir string) error {
 		{bins.agent, []string{"./cmd/spanprobe"}, &bins.agentErr, []string{"CGO_ENABLED=0"}},
 		{bins.app, []string{"./e2e/sampleapp"}, nil, nil},
 		{bins.appStripped, []string{"-ldflags=-s -w", "./e2e/sampleapp"}, nil, nil},
+		{bins.appPIE, []string{"-buildmode=pie", "-ldflags=-s -w", "./e2e/sampleapp"}, nil, nil},
 		{bins.noHTTP, []string{"./e2e/testdata/nohttp"}, nil, nil},
 	}
 	errs := make([]error, len(builds))

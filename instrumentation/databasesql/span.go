@@ -47,7 +47,7 @@ func decode(raw []byte, s *tracetest.SpanStub, env *probe.Env) error {
 // fillSpan sets name, kind, attributes and status per the database client
 // semantic conventions.
 func fillSpan(ev *databasesqlDbEvent, query string, s *tracetest.SpanStub, env *probe.Env) {
-	system := systemName(env, ev.ConnType, ev.DriverType)
+	system := systemName(env, ev.Hdr.Pid, ev.ConnType, ev.DriverType)
 	attrs := probe.Attrs(s, 6)
 	attrs = append(attrs, semconv.DBSystemNameKey.String(system))
 
@@ -72,7 +72,7 @@ func fillSpan(ev *databasesqlDbEvent, query string, s *tracetest.SpanStub, env *
 	}
 	if ev.ErrType != 0 {
 		s.Status = sdktrace.Status{Code: codes.Error}
-		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrType)))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.Hdr.Pid, ev.ErrType)))
 	}
 	s.Name = sqltext.SpanName(op, collection)
 	s.SpanKind = trace.SpanKindClient
@@ -80,11 +80,11 @@ func fillSpan(ev *databasesqlDbEvent, query string, s *tracetest.SpanStub, env *
 }
 
 // systemName is db.system.name from the DB's connector, or from the driver
-// when the connector is sql.Open's wrapper.
-func systemName(env *probe.Env, connType, driverType uint64) string {
-	name := env.TypeName(connType)
+// when the connector is sql.Open's wrapper, in process pid.
+func systemName(env *probe.Env, pid uint32, connType, driverType uint64) string {
+	name := env.TypeName(pid, connType)
 	if name == dsnConnector {
-		name = env.TypeName(driverType)
+		name = env.TypeName(pid, driverType)
 	}
 	// "*github.com/jackc/pgx/v5/stdlib.Driver": path, then type name.
 	name = strings.TrimPrefix(name, "*")

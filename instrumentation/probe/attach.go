@@ -52,8 +52,8 @@ type Options struct {
 	NoNopSites bool
 	// QueryText, Funcs and FuncArgs: see Env.
 	QueryText QueryText
-	Funcs        []string
-	FuncArgs     bool
+	Funcs     []string
+	FuncArgs  bool
 	// Maps are maps the caller shares between attachments (and with its
 	// own programs), replacing any map of the same name a bundle declares.
 	Maps map[string]*ebpf.Map
@@ -112,7 +112,7 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics),
-		env: &Env{Target: bin, QueryText: opts.QueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
+		env: &Env{Target: bin, LoadBias: bin.LoadBias, QueryText: opts.QueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
 	defer func() {
 		if err != nil {
 			a.Close()

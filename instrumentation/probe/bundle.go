@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -208,10 +210,14 @@ type Plan struct {
 type Env struct {
 	// Target is the binary of the process; nil when unknown.
 	Target interface {
-		// TypeName names a Go type by the address of its runtime type
-		// descriptor ("*net.OpError"), or "" when the binary cannot tell.
+		// TypeName names a Go type by the link-time address of its
+		// type descriptor ("*net.OpError"), or "" when the binary
+		// cannot tell.
 		TypeName(addr uint64) string
 	}
+	// LoadBias says how far process pid moved Target from its
+	// link-time addresses (goexe.Binary.LoadBias); nil: not at all.
+	LoadBias func(pid int) (uint64, error)
 	// QueryText says what database spans keep of their statements.
 	QueryText QueryText
 	// Funcs are the patterns of the functions to give spans of their own
@@ -219,6 +225,8 @@ type Env struct {
 	// arguments may hold personal data).
 	Funcs    []string
 	FuncArgs bool
+
+	biases biasCache
 }
 
 // QueryTextMode is QueryText, QueryTextSanitized when unset or for a nil
@@ -254,10 +262,54 @@ func ParseQueryText(v string) (QueryText, error) {
 	return "", errors.New("want sanitized, raw or off")
 }
 
-// TypeName is Target.TypeName, or "" without a target.
-func (e *Env) TypeName(addr uint64) string {
+// TypeName names the Go type whose descriptor is at addr in process pid
+// (Target.TypeName at the file's address), or "" when it cannot.
+func (e *Env) TypeName(pid uint32, addr uint64) string {
 	if e == nil || e.Target == nil || addr == 0 {
 		return ""
 	}
-	return e.Target.TypeName(addr)
+	bias, ok := e.biases.get(pid, e.LoadBias)
+	if !ok {
+		return ""
+	}
+	return e.Target.TypeName(addr - bias)
+}
+
+// biasCache keeps the processes' load biases: a position-independent
+// target's is read from /proc once a process, and again after a while, in
+// case the PID is another process's by then.
+type biasCache struct {
+	mu sync.Mutex
+	m  map[uint32]biasEntry
+}
+
+type biasEntry struct {
+	bias uint64
+	ok   bool
+	at   time.Time
+}
+
+// biasMaxAge bounds how long a PID's bias is trusted; biasMaxPIDs how many
+// PIDs are kept.
+const (
+	biasMaxAge  = 30 * time.Second
+	biasMaxPIDs = 1024
+)
+
+func (c *biasCache) get(pid uint32, load func(int) (uint64, error)) (uint64, bool) {
+	if load == nil {
+		return 0, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if e, ok := c.m[pid]; ok && now.Sub(e.at) < biasMaxAge {
+		return e.bias, e.ok
+	}
+	bias, err := load(int(pid))
+	if c.m == nil || len(c.m) >= biasMaxPIDs {
+		c.m = make(map[uint32]biasEntry)
+	}
+	c.m[pid] = biasEntry{bias: bias, ok: err == nil, at: now}
+	return bias, err == nil
 }

@@ -2,11 +2,12 @@ package probe
 
 import "unsafe"
 
-// ErrorType is error.type for a returned error given by its dynamic type:
-// the type's name with its package path ("*net.OpError"), as the semantic
-// conventions suggest, or "_OTHER" when the binary cannot say.
-func ErrorType(env *Env, typ uint64) string {
-	if name := env.TypeName(typ); name != "" {
+// ErrorType is error.type for an error returned in process pid, given by
+// its dynamic type: the type's name with its package path ("*net.OpError"),
+// as the semantic conventions suggest, or "_OTHER" when the binary cannot
+// say.
+func ErrorType(env *Env, pid uint32, typ uint64) string {
+	if name := env.TypeName(pid, typ); name != "" {
 		return name
 	}
 	return "_OTHER"

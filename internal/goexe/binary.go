@@ -50,6 +50,9 @@ type Binary struct {
 	typesMu   sync.Mutex
 	typeNames map[uint64]string // TypeName's answers
 
+	typesBaseOnce sync.Once
+	typesBaseAddr uint64 // typesBase's answer
+
 	dwarfOnce sync.Once
 	dwarf     *dwarf.Data
 	dwarfErr  error

@@ -1134,46 +1134,33 @@ func TestLargeBinary(t *testing.T) {
 }
 
 func TestTypeName(t *testing.T) {
-	plain := buildFixture(t, "plain")
-	out, err := exec.Command("go", "tool", "nm", plain).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool nm: %v\n%s", err, out)
-	}
-	// The itab of *net.OpError for error: its second word is the type.
-	m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) R go:itab\.\*net\.OpError,error$`).FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatal("fixture has no go:itab.*net.OpError,error symbol")
-	}
-	itab, err := strconv.ParseUint(m[1], 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := elf.Open(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	word := make([]byte, 8)
-	for _, p := range f.Progs {
-		if itab+8 >= p.Vaddr && itab+8 < p.Vaddr+p.Filesz {
-			p.ReadAt(word, int64(itab+8-p.Vaddr))
-		}
-	}
-	typ := binary.LittleEndian.Uint64(word)
+	const opError, errorString = "*net.OpError", "*errors.errorString"
 	for _, tt := range []struct {
-		name, path string
-		addr       uint64
-		want       string
-		release    bool // ReleasePages first: the agent does after attaching
+		name, fixture string
+		typ           string // asked for by the address its itab for error holds
+		addr          uint64 // asked for by address instead, when typ is ""
+		want          string
+		release       bool // ReleasePages first: the agent does after attaching
 	}{
-		{"pointer to struct", plain, typ, "*net.OpError", false},
-		{"same layout without symbols", buildFixture(t, "stripped"), typ, "*net.OpError", false},
-		{"pages released", plain, typ, "*net.OpError", true},
-		{"not a type", plain, 0, "", false},
-		{"outside the file", plain, 1 << 40, "", false},
+		{"pointer to struct", "plain", opError, 0, opError, false},
+		{"same layout without symbols", "stripped", opError, 0, opError, false},
+		{"pages released", "plain", opError, 0, opError, true},
+		{"position-independent", "pie", opError, 0, opError, false},
+		{"position-independent without symbols", "pie-stripped", opError, 0, opError, false},
+		{"linked by the system linker", "external", errorString, 0, errorString, false},
+		{"position-independent, linked by the system linker", "external-pie", errorString, 0, errorString, false},
+		{"linked by the system linker without symbols: no guess", "external-stripped", errorString, 0, "", false},
+		{"position-independent, linked by the system linker, without symbols: no guess", "external-pie-stripped", errorString, 0, "", false},
+		{"not a type", "plain", "", 0, "", false},
+		{"outside the file", "plain", "", 1 << 40, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := Open(tt.path)
+			path := buildFixture(t, tt.fixture)
+			ref := path
+			if r := fixtures[tt.fixture].reference; r != "" {
+				ref = buildFixture(t, r) // the same layout, with symbols
+			}
+			b, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1183,15 +1170,53 @@ func TestTypeName(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := b.TypeName(tt.addr); got != tt.want {
-				t.Errorf("TypeName(%#x) = %q, want %q", tt.addr, got, tt.want)
+			addr := tt.addr
+			if tt.typ != "" {
+				addr = errorItabType(t, ref, tt.typ)
+			}
+			if got := b.TypeName(addr); got != tt.want {
+				t.Errorf("TypeName(%#x) = %q, want %q", addr, got, tt.want)
 			}
 		})
 	}
 }
 
-// checkTypesBase compares where TypeName looks for type names with the
-// runtime.types symbol of a binary that has one.
+// errorItabType returns the link-time address of type typ's descriptor in
+// the binary at path: the second word of its itab for error, found by
+// symbol.
+func errorItabType(t *testing.T, path, typ string) uint64 {
+	t.Helper()
+	out, err := exec.Command("go", "tool", "nm", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool nm: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) [RrDd] go:itab\.` + regexp.QuoteMeta(typ) + `,error$`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("%s has no go:itab.%s,error symbol", path, typ)
+	}
+	itab, err := strconv.ParseUint(m[1], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	word := make([]byte, 8)
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && itab+8 >= p.Vaddr && itab+8 < p.Vaddr+p.Filesz {
+			if _, err := p.ReadAt(word, int64(itab+8-p.Vaddr)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return binary.LittleEndian.Uint64(word)
+}
+
+// checkTypesBase compares where TypeName looks for type names in a binary
+// without symbols (the sections Go's linker lays out) with the
+// runtime.types symbol of the binary at path.
 func checkTypesBase(t *testing.T, path string) {
 	t.Helper()
 	f, err := elf.Open(path)
@@ -1212,8 +1237,8 @@ func checkTypesBase(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if got := b.typesBase(); got != syms[i].Value {
-		t.Errorf("%s: type descriptors looked for at %#x, runtime.types is %#x", path, got, syms[i].Value)
+	if got := b.sectionTypesBase(); got != syms[i].Value {
+		t.Errorf("%s: type descriptors looked for at %#x without symbols, runtime.types is %#x", path, got, syms[i].Value)
 	}
 }
 
@@ -1282,6 +1307,71 @@ func TestNop5Before(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("nop5Before = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadBias runs a binary and checks its load bias against the process:
+// a type pointer the loader relocated in memory, less the bias, is the
+// link-time address the file holds (what TypeName takes).
+func TestLoadBias(t *testing.T) {
+	for _, name := range []string{"plain", "pie", "pie-stripped"} {
+		t.Run(name, func(t *testing.T) {
+			path := buildFixture(t, name)
+			ref := path
+			if r := fixtures[name].reference; r != "" {
+				ref = buildFixture(t, r)
+			}
+			cmd := exec.Command(path, "127.0.0.1:0") // serves until killed
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			b, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			out, err := exec.Command("go", "tool", "nm", ref).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go tool nm: %v\n%s", err, out)
+			}
+			m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) [RrDd] go:itab\.\*net\.OpError,error$`).FindStringSubmatch(string(out))
+			if m == nil {
+				t.Fatalf("%s has no go:itab.*net.OpError,error symbol", ref)
+			}
+			itab, _ := strconv.ParseUint(m[1], 16, 64)
+			want := errorItabType(t, ref, "*net.OpError")
+			mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mem.Close()
+			var bias uint64
+			word := make([]byte, 8)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				// The loader relocates before main runs: wait until the
+				// process maps the file and its pointer is in place.
+				if bias, err = b.LoadBias(cmd.Process.Pid); err == nil {
+					if _, err = mem.ReadAt(word, int64(itab+bias+8)); err == nil && binary.LittleEndian.Uint64(word) != 0 {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("LoadBias: %v", err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if (bias != 0) != (name != "plain") {
+				t.Errorf("bias %#x: want 0 only for the fixed-address build", bias)
+			}
+			if got := binary.LittleEndian.Uint64(word) - bias; got != want {
+				t.Errorf("the process's *net.OpError pointer less the bias is %#x, the file's is %#x (bias %#x)", got, want, bias)
+			}
+			if got := b.TypeName(binary.LittleEndian.Uint64(word) - bias); got != "*net.OpError" {
+				t.Errorf("TypeName = %q, want *net.OpError", got)
 			}
 		})
 	}

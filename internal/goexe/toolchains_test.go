@@ -62,7 +62,8 @@ func TestToolchains(t *testing.T) {
 				return cmd
 			}
 			plain, stripped := filepath.Join(src, "plain"), filepath.Join(src, "stripped")
-			for _, args := range [][]string{{"-o", plain}, {"-o", stripped, "-ldflags=-s -w"}} {
+			pie := filepath.Join(src, "pie")
+			for _, args := range [][]string{{"-o", plain}, {"-o", stripped, "-ldflags=-s -w"}, {"-o", pie, "-buildmode=pie"}} {
 				cmd := goCmd()
 				cmd.Args = append(append(cmd.Args, "build"), append(args, ".")...)
 				if out, err := cmd.CombinedOutput(); err != nil {
@@ -117,6 +118,7 @@ func TestToolchains(t *testing.T) {
 			}
 			checkSuccessTest(t, goCmd(), goroot, plain, stripped)
 			checkTypesBase(t, plain)
+			checkTypesBase(t, pie)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"strings"
+	"unicode/utf8"
 )
 
 // Layout of the runtime's type descriptors (internal/abi.Type and friends),
@@ -29,12 +30,13 @@ const (
 // drivers have are few.
 const maxTypeNames = 4096
 
-// TypeName names the Go type whose runtime descriptor is at addr, with its
-// package path: "*net.OpError", "*modernc.org/sqlite.Error",
+// TypeName names the Go type whose descriptor is at addr in the file, with
+// its package path: "*net.OpError", "*modernc.org/sqlite.Error",
 // "database/sql.dsnConnector". Probes read such addresses from interface
-// values (the itab's type). It works without a symbol table, reading the
-// descriptor from the file; descriptors outside it (position-independent
-// binaries, whose addresses move) give "".
+// values (the itab's type); in a position-independent binary they are the
+// process's, from which its LoadBias must be taken first. It works without
+// a symbol table, reading the descriptor from the file; an address outside
+// it gives "".
 func (b *Binary) TypeName(addr uint64) string {
 	if addr == 0 {
 		return ""
@@ -61,9 +63,6 @@ func (b *Binary) TypeName(addr uint64) string {
 }
 
 func (b *Binary) typeName(addr uint64) string {
-	if b.elf.Type != elf.ET_EXEC {
-		return ""
-	}
 	t := b.bytesAt(addr, typeSize)
 	if t == nil {
 		return ""
@@ -138,21 +137,87 @@ func (b *Binary) name(off int32) string {
 		return ""
 	}
 	s := b.bytesAt(base+uint64(off)+1+uint64(k), n)
-	if s == nil {
-		return ""
+	if s == nil || !printable(s) {
+		return "" // not a name: the base or the descriptor was wrong
 	}
 	return string(s)
 }
 
-// typesBase is where the type descriptors start (moduledata.types): the
-// .go.type section from Go 1.27, else the start of .rodata, where the linker
-// puts them first.
+// printable reports whether s is UTF-8 without control characters, as
+// every Go type's name is.
+func printable(s []byte) bool {
+	if !utf8.Valid(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// typesBase is where the type descriptors start (moduledata.types), the
+// base of their name offsets: the runtime.types symbol when the binary has
+// one. Without it, Go's own linker puts them first in a known section: one
+// of their own from Go 1.27, else the start of .rodata, or, in a
+// position-independent binary, of .data.rel.ro (descriptors hold pointers,
+// and those are relocated data there). Pointers in them hold their
+// link-time address in the file either way (the linkers write each
+// relocation's addend in place). A stripped binary linked by the C linker
+// (it has .init) gives 0: its sections start with C's data, and a guess
+// would name the wrong types.
 func (b *Binary) typesBase() uint64 {
-	if s := b.elf.Section(".go.type"); s != nil {
+	b.typesBaseOnce.Do(func() { b.typesBaseAddr = b.findTypesBase() })
+	return b.typesBaseAddr
+}
+
+func (b *Binary) findTypesBase() uint64 {
+	if addr := b.symbolValue("runtime.types"); addr != 0 {
+		return addr
+	}
+	return b.sectionTypesBase()
+}
+
+// sectionTypesBase is typesBase without the symbol.
+func (b *Binary) sectionTypesBase() uint64 {
+	for _, name := range []string{".go.type", ".data.rel.ro.go.type"} {
+		if s := b.elf.Section(name); s != nil {
+			return s.Addr
+		}
+	}
+	if b.elf.Section(".init") != nil {
+		return 0
+	}
+	name := ".rodata"
+	if b.elf.Type == elf.ET_DYN {
+		name = ".data.rel.ro"
+	}
+	if s := b.elf.Section(name); s != nil {
 		return s.Addr
 	}
-	if s := b.elf.Section(".rodata"); s != nil {
-		return s.Addr
+	return 0
+}
+
+// symbolValue returns the value of the .symtab entry called name, or 0.
+// One pass over the table: it is looked for once.
+func (b *Binary) symbolValue(name string) uint64 {
+	s := b.elf.Section(".symtab")
+	if s == nil || s.Link >= uint32(len(b.elf.Sections)) {
+		return 0
+	}
+	syms, err := b.section(".symtab")
+	if err != nil {
+		return 0
+	}
+	strs, err := b.sectionData(b.elf.Sections[s.Link])
+	if err != nil {
+		return 0
+	}
+	for i := 0; i+sym64Size <= len(syms); i += sym64Size {
+		if string(cstring(strs, uint64(binary.LittleEndian.Uint32(syms[i:])))) == name {
+			return binary.LittleEndian.Uint64(syms[i+8:])
+		}
 	}
 	return 0
 }

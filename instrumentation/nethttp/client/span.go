@@ -75,7 +75,7 @@ func fillSpan(ev *clientHttpClientEvent, x *eventTexts, s *tracetest.SpanStub, e
 	switch {
 	case ev.ErrType != 0:
 		s.Status = sdktrace.Status{Code: codes.Error}
-		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.ErrType)))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(probe.ErrorType(env, ev.Hdr.Pid, ev.ErrType)))
 	case status >= 400:
 		s.Status = sdktrace.Status{Code: codes.Error}
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
