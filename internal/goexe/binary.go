@@ -182,12 +182,16 @@ func (b *Binary) Close() error {
 // resident; they stay in the page cache, and a later read faults them in
 // again. Finding probe sites reads tables spread over the whole binary
 // (12 MB of a 116 MB one); afterwards only a type name is looked up now
-// and then.
+// and then. Where type names live is settled first: finding it may read
+// the symbol table, which should not come back into memory later.
 func (b *Binary) ReleasePages() error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.data == nil {
 		return nil
+	}
+	if err := guard(func() error { b.typesBase(); return nil }); err != nil {
+		return fmt.Errorf("reading %s: %w", b.Path, err)
 	}
 	if err := syscall.Madvise(b.data, syscall.MADV_DONTNEED); err != nil {
 		return fmt.Errorf("releasing pages of %s: %w", b.Path, err)
