@@ -173,7 +173,7 @@ func (b *Binary) typesBase() uint64 {
 }
 
 func (b *Binary) findTypesBase() uint64 {
-	if addr := b.symbolValue("runtime.types"); addr != 0 {
+	if addr := b.labelValue("runtime.types"); addr != 0 {
 		return addr
 	}
 	return b.sectionTypesBase()
@@ -199,9 +199,11 @@ func (b *Binary) sectionTypesBase() uint64 {
 	return 0
 }
 
-// symbolValue returns the value of the .symtab entry called name, or 0.
-// One pass over the table: it is looked for once.
-func (b *Binary) symbolValue(name string) uint64 {
+// labelValue returns the address of the linker label called name (a data
+// symbol of size 0, such as runtime.types), or 0. One pass over .symtab
+// that reads the names of labels only: a few dozen of a table whose names
+// run to megabytes.
+func (b *Binary) labelValue(name string) uint64 {
 	s := b.elf.Section(".symtab")
 	if s == nil || s.Link >= uint32(len(b.elf.Sections)) {
 		return 0
@@ -215,7 +217,11 @@ func (b *Binary) symbolValue(name string) uint64 {
 		return 0
 	}
 	for i := 0; i+sym64Size <= len(syms); i += sym64Size {
-		if string(cstring(strs, uint64(binary.LittleEndian.Uint32(syms[i:])))) == name {
+		e := syms[i : i+sym64Size]
+		if elf.ST_TYPE(e[4]) != elf.STT_OBJECT || binary.LittleEndian.Uint64(e[16:]) != 0 {
+			continue
+		}
+		if string(cstring(strs, uint64(binary.LittleEndian.Uint32(e)))) == name {
 			return binary.LittleEndian.Uint64(syms[i+8:])
 		}
 	}
