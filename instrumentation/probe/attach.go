@@ -112,7 +112,10 @@ func Attach(bin *goexe.Binary, path string, bundles []*Bundle, res offsets.Resol
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Attachment{Path: path, Binary: bin, log: log, metrics: newAttachMetrics(opts.Metrics),
-		env: &Env{Target: bin, LoadBias: bin.LoadBias, QueryText: opts.QueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
+		env: &Env{Target: bin, QueryText: opts.QueryText, Funcs: opts.Funcs, FuncArgs: opts.FuncArgs}}
+	if bin.PIE {
+		a.env.LoadBias = bin.LoadBias // a fixed-address target has no bias to look up
+	}
 	defer func() {
 		if err != nil {
 			a.Close()

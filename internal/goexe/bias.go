@@ -19,7 +19,7 @@ import (
 // inode, or else by the path the process runs (/proc/PID/exe), since an
 // overlay filesystem (containers) may show another inode in the maps.
 func (b *Binary) LoadBias(pid int) (uint64, error) {
-	if b.elf.Type != elf.ET_DYN {
+	if !b.PIE {
 		return 0, nil
 	}
 	var first uint64 = 1<<64 - 1 // link-time address of the first loaded page
@@ -35,8 +35,7 @@ func (b *Binary) LoadBias(pid int) (uint64, error) {
 	if err := syscall.Stat(b.Path, &st); err != nil {
 		return 0, fmt.Errorf("finding %s: %w", b.Path, err)
 	}
-	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-	start, err := mappedAt(pid, st.Ino, exe)
+	start, err := mappedAt(pid, st.Ino)
 	if err != nil {
 		return 0, err
 	}
@@ -46,9 +45,11 @@ func (b *Binary) LoadBias(pid int) (uint64, error) {
 const pageSize = 4096
 
 // mappedAt returns where process pid maps from offset 0 the file with inode
-// ino, else the one at path exe.
-func mappedAt(pid int, ino uint64, exe string) (uint64, error) {
-	path := "/proc/" + strconv.Itoa(pid) + "/maps"
+// ino, else the file it runs (/proc/PID/exe).
+func mappedAt(pid int, ino uint64) (uint64, error) {
+	proc := "/proc/" + strconv.Itoa(pid)
+	exe, _ := os.Readlink(proc + "/exe")
+	path := proc + "/maps"
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading the mappings of process %d: %w", pid, err)

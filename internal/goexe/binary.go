@@ -36,6 +36,7 @@ type Binary struct {
 	MainPath  string            // main package path from build info
 	HasSymtab bool              // .symtab present (not linked with -s)
 	HasDWARF  bool              // .debug_info or .zdebug_info present (not linked with -w)
+	PIE       bool              // position-independent (-buildmode=pie): loaded at an address of the kernel's choosing
 
 	// mu guards data: readers hold it while they touch the mapping, so
 	// Close cannot unmap memory under them.
@@ -136,6 +137,7 @@ func (b *Binary) init() error {
 	b.Modules = modules(bi)
 	b.HasSymtab = f.Section(".symtab") != nil
 	b.HasDWARF = f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil
+	b.PIE = f.Type == elf.ET_DYN
 	return nil
 }
 

@@ -1172,7 +1172,7 @@ func TestTypeName(t *testing.T) {
 			}
 			addr := tt.addr
 			if tt.typ != "" {
-				addr = errorItabType(t, ref, tt.typ)
+				_, addr = errorItab(t, ref, tt.typ)
 			}
 			if got := b.TypeName(addr); got != tt.want {
 				t.Errorf("TypeName(%#x) = %q, want %q", addr, got, tt.want)
@@ -1181,10 +1181,10 @@ func TestTypeName(t *testing.T) {
 	}
 }
 
-// errorItabType returns the link-time address of type typ's descriptor in
-// the binary at path: the second word of its itab for error, found by
-// symbol.
-func errorItabType(t *testing.T, path, typ string) uint64 {
+// errorItab returns the link-time addresses of type typ's itab for error
+// in the binary at path (found by symbol) and of the type's descriptor,
+// the itab's second word.
+func errorItab(t *testing.T, path, typ string) (itab, desc uint64) {
 	t.Helper()
 	out, err := exec.Command("go", "tool", "nm", path).CombinedOutput()
 	if err != nil {
@@ -1194,7 +1194,7 @@ func errorItabType(t *testing.T, path, typ string) uint64 {
 	if m == nil {
 		t.Fatalf("%s has no go:itab.%s,error symbol", path, typ)
 	}
-	itab, err := strconv.ParseUint(m[1], 16, 64)
+	itab, err = strconv.ParseUint(m[1], 16, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1211,7 +1211,7 @@ func errorItabType(t *testing.T, path, typ string) uint64 {
 			}
 		}
 	}
-	return binary.LittleEndian.Uint64(word)
+	return itab, binary.LittleEndian.Uint64(word)
 }
 
 // checkTypesBase compares where TypeName looks for type names in a binary
@@ -1333,16 +1333,7 @@ func TestLoadBias(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			out, err := exec.Command("go", "tool", "nm", ref).CombinedOutput()
-			if err != nil {
-				t.Fatalf("go tool nm: %v\n%s", err, out)
-			}
-			m := regexp.MustCompile(`(?m)^\s*([0-9a-f]+) [RrDd] go:itab\.\*net\.OpError,error$`).FindStringSubmatch(string(out))
-			if m == nil {
-				t.Fatalf("%s has no go:itab.*net.OpError,error symbol", ref)
-			}
-			itab, _ := strconv.ParseUint(m[1], 16, 64)
-			want := errorItabType(t, ref, "*net.OpError")
+			itab, want := errorItab(t, ref, "*net.OpError")
 			mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", cmd.Process.Pid))
 			if err != nil {
 				t.Fatal(err)

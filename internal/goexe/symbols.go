@@ -158,15 +158,7 @@ type symtab struct {
 const sym64Size = 24 // Elf64_Sym
 
 func (b *Binary) loadSymtab() (*symtab, error) {
-	s := b.elf.Section(".symtab")
-	if s.Link >= uint32(len(b.elf.Sections)) {
-		return nil, fmt.Errorf("string table section %d does not exist", s.Link)
-	}
-	syms, err := b.section(".symtab")
-	if err != nil {
-		return nil, err
-	}
-	strs, err := b.sectionData(b.elf.Sections[s.Link])
+	syms, strs, err := b.symtabData()
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +187,25 @@ func (b *Binary) loadSymtab() (*symtab, error) {
 		}
 	}
 	return t, nil
+}
+
+// symtabData returns .symtab's entries and the string table their names
+// are in.
+func (b *Binary) symtabData() (syms, strs []byte, err error) {
+	s := b.elf.Section(".symtab")
+	if s == nil {
+		return nil, nil, errors.New("no .symtab")
+	}
+	if s.Link >= uint32(len(b.elf.Sections)) {
+		return nil, nil, fmt.Errorf("string table section %d does not exist", s.Link)
+	}
+	if syms, err = b.sectionData(s); err != nil {
+		return nil, nil, err
+	}
+	if strs, err = b.sectionData(b.elf.Sections[s.Link]); err != nil {
+		return nil, nil, err
+	}
+	return syms, strs, nil
 }
 
 func (t *symtab) lookup(name string) (addr, end uint64, err error) {

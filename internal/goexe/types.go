@@ -190,7 +190,7 @@ func (b *Binary) sectionTypesBase() uint64 {
 		return 0
 	}
 	name := ".rodata"
-	if b.elf.Type == elf.ET_DYN {
+	if b.PIE {
 		name = ".data.rel.ro"
 	}
 	if s := b.elf.Section(name); s != nil {
@@ -204,15 +204,7 @@ func (b *Binary) sectionTypesBase() uint64 {
 // that reads the names of labels only: a few dozen of a table whose names
 // run to megabytes.
 func (b *Binary) labelValue(name string) uint64 {
-	s := b.elf.Section(".symtab")
-	if s == nil || s.Link >= uint32(len(b.elf.Sections)) {
-		return 0
-	}
-	syms, err := b.section(".symtab")
-	if err != nil {
-		return 0
-	}
-	strs, err := b.sectionData(b.elf.Sections[s.Link])
+	syms, strs, err := b.symtabData()
 	if err != nil {
 		return 0
 	}
